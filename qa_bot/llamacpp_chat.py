@@ -1,0 +1,92 @@
+"""A LangChain chat model over llama-cpp-python, streaming, safe to share between threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class LlamaCppChat(BaseChatModel):
+    """Runs a GGUF in-process. Greedy decoding: answers must be reproducible.
+
+    Build with :meth:`load`; the llama.cpp context is not thread-safe, so every call holds a
+    lock (concurrent callers queue rather than corrupt each other's state).
+    """
+
+    model_path: str
+    max_tokens: int = 160
+    temperature: float = 0.0
+    _llama: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, path: Path, n_ctx: int = 4096, n_threads: int = 2, max_tokens: int = 160) -> LlamaCppChat:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ImportError(
+                "llama-cpp-python is not installed: run `pip install llama-cpp-python==0.3.36` "
+                "(it compiles, about 10 minutes), or set QA_BOT_LLM_BASE_URL to an OpenAI-compatible server"
+            ) from exc
+        chat = cls(model_path=str(path), max_tokens=max_tokens)
+        chat._llama = Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False
+        )
+        return chat
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp-in-process"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "max_tokens": self.max_tokens}
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> dict:
+        return {
+            "messages": [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages],
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "temperature": self.temperature,
+            "stop": stop or [],
+        }
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        with self._lock:
+            out = self._llama.create_chat_completion(**self._request(messages, stop, **kwargs))
+        text = out["choices"][0]["message"].get("content") or ""
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        with self._lock:
+            for part in self._llama.create_chat_completion(
+                stream=True, **self._request(messages, stop, **kwargs)
+            ):
+                delta = part["choices"][0]["delta"].get("content")
+                if not delta:
+                    continue
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                if run_manager:
+                    run_manager.on_llm_new_token(delta, chunk=chunk)
+                yield chunk

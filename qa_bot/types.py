@@ -1,0 +1,77 @@
+"""The typed values the library returns (frozen, so callers can't corrupt shared results)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its provenance and fused score."""
+
+    chunk_id: str
+    text: str
+    article_id: str
+    title: str
+    source: str
+    url: str
+    published: str
+    chunk_index: int
+    start: int
+    end: int
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer; ``number`` is what the answer text shows as [n].
+
+    ``text`` is the whole passage (chunk); ``quote`` is the sentence(s) in it that support
+    the answer, at ``text[quote_start:quote_end]``.
+    """
+
+    number: int
+    text: str
+    quote: str
+    quote_start: int
+    quote_end: int
+    title: str
+    source: str
+    url: str
+    published: str
+    chunk_id: str
+    article_id: str
+    score: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``ask`` returns: the answer text (with [n] markers) and its citations."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    found: bool
+    language: str
+    passages: tuple[Passage, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data (used by ``qa-bot ask --json`` and the app's API)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Narrow retrieval to some sources and/or a published-date range (inclusive)."""
+
+    sources: tuple[str, ...] = ()
+    published_from: date | None = None
+    published_to: date | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.sources and self.published_from is None and self.published_to is None

@@ -1,0 +1,150 @@
+import pytest
+
+from qa_bot.bot import finalize
+from qa_bot.citations import cited_sentences, parse_markers, strip_markers, supports
+from qa_bot.prompt import NOT_FOUND_MESSAGES
+from qa_bot.select import Snippet
+from qa_bot.types import Passage
+
+
+@pytest.mark.parametrize(
+    ("text", "n", "expected"),
+    [
+        ("Rabu [1].", 3, [1]),
+        ("A [2]. B [1].", 3, [2, 1]),
+        ("A [1, 3]. B [3][2].", 3, [1, 3, 2]),
+        ("A [0]. B [4]. C [2].", 3, [2]),
+        ("A [ 2 ; 1 ].", 2, [2, 1]),
+        ("No markers.", 3, []),
+        ("A [1]. again [1].", 1, [1]),
+        ("Not a citation [a] or [1.5].", 3, []),
+    ],
+)
+def test_parse_markers_table(text, n, expected):
+    assert parse_markers(text, n) == expected
+
+
+def test_strip_markers_removes_markers_and_their_space():
+    assert strip_markers("Rabu (30/10) [1][2]. Pukul 15.00 [3].") == "Rabu (30/10). Pukul 15.00."
+
+
+def test_cited_sentences_attach_trailing_marker_to_previous_sentence():
+    got = cited_sentences("Mark Rutte. [1] Dia dari Belanda [2].", 2)
+    assert [(s.text, s.cited) for s in got] == [("Mark Rutte.", (1,)), ("Dia dari Belanda.", (2,))]
+
+
+MEETING = "Pertemuan tersebut akan berlangsung pada Rabu (30/10) setelah pukul 15.00 waktu setempat."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage", "question", "expected"),
+    [
+        (
+            "The UN Security Council meets on Wednesday 30 October after 15.00 [1].",
+            MEETING,
+            "When does the UN Security Council meet?",
+            True,
+        ),
+        ("It meets at 16.00 [1].", MEETING, "When does the UN Security Council meet?", False),
+        ("The capital of France is Paris [1].", MEETING, "What is the capital of France?", False),
+        (
+            "Sekretaris Jenderal NATO adalah Mark Rutte [1].",
+            "Sekretaris Jenderal NATO Mark Rutte mengatakan",
+            "Siapa Sekretaris Jenderal NATO?",
+            True,
+        ),
+        (
+            "Sekretaris Jenderal NATO adalah Jens Stoltenberg [1].",
+            "Sekretaris Jenderal NATO Mark Rutte mengatakan",
+            "Siapa Sekretaris Jenderal NATO?",
+            False,
+        ),
+        (
+            "Ukraine asked for it.",
+            "atas permintaan Ukraina, Dewan Keamanan PBB",
+            "Who asked for the meeting?",
+            True,
+        ),
+        ("They met in Turkey.", "perundingan pada April 2022 di Türkiye", "Where did they meet?", True),
+        ("About 1,500 soldiers arrived.", "sekitar 1.500 pasukan khusus", "How many soldiers arrived?", True),
+        ("The meeting is in 2024.", MEETING, "When is the meeting?", False),
+        ("About 1.500 people came.", MEETING, "How many came?", False),  # 15.00 is a time, not 1,500
+        ("It starts at 15:00.", MEETING, "When does it start?", True),
+    ],
+)
+def test_supports_table(sentence, passage, question, expected):
+    assert supports(sentence, passage, question) is expected
+
+
+def test_supports_accepts_a_year_from_the_publication_date():
+    assert supports("It meets on 30 October 2024.", MEETING, "When?", context="2024-10-29") is True
+
+
+def _snippets(*texts: str) -> list[Snippet]:
+    out = []
+    for i, text in enumerate(texts):
+        p = Passage(
+            chunk_id=f"c{i}",
+            text=f"Intro. {text}",
+            article_id="a",
+            title="T",
+            source="S",
+            url="",
+            published="2024-10-29",
+            chunk_index=i,
+            start=0,
+            end=len(text) + 7,
+        )
+        out.append(Snippet(p, 7, 7 + len(text), 0.5))
+    return out
+
+
+SNIPPETS = _snippets("Rutte menekankan bahwa NATO siap bekerja sama.", MEETING, "Sekitar 1.500 pasukan tiba.")
+
+
+def test_finalize_renumbers_citations_in_order_of_appearance():
+    answer = finalize(
+        "The council meets on Wednesday (30/10) after 15.00 [2].",
+        "When does the council meet?",
+        SNIPPETS,
+        "en",
+    )
+    assert answer.text == "The council meets on Wednesday (30/10) after 15.00 [1]."
+    assert [(c.number, c.chunk_id, c.quote) for c in answer.citations] == [(1, "c1", MEETING)]
+    assert (
+        answer.citations[0].text[answer.citations[0].quote_start : answer.citations[0].quote_end] == MEETING
+    )
+    assert answer.found is True
+
+
+def test_finalize_moves_a_wrong_citation_to_the_supporting_snippet():
+    answer = finalize("About 1.500 troops arrived [1].", "How many troops arrived?", SNIPPETS, "en")
+    assert answer.text == "About 1.500 troops arrived [1]."
+    assert [c.chunk_id for c in answer.citations] == ["c2"]
+
+
+def test_finalize_drops_out_of_range_citation_and_cites_support():
+    answer = finalize("About 1.500 troops arrived [7].", "How many troops arrived?", SNIPPETS, "en")
+    assert answer.text == "About 1.500 troops arrived [1]."
+    assert [c.chunk_id for c in answer.citations] == ["c2"]
+
+
+def test_finalize_made_up_answer_becomes_not_found():
+    answer = finalize("The capital of France is Paris [3].", "What is the capital of France?", SNIPPETS, "en")
+    assert (answer.text, answer.citations, answer.found) == (NOT_FOUND_MESSAGES["en"], (), False)
+
+
+def test_finalize_drops_unsupported_sentence_keeps_supported_one():
+    answer = finalize(
+        "Sekitar 1.500 pasukan tiba [3]. Mereka dipimpin Jenderal Kim [3].",
+        "Berapa pasukan yang tiba?",
+        SNIPPETS,
+        "id",
+    )
+    assert answer.text == "Sekitar 1.500 pasukan tiba [1]."
+
+
+@pytest.mark.parametrize("raw", ["NOT_FOUND", "not_found.", "", "The passages do not contain the answer."])
+def test_finalize_refusals_become_not_found_in_question_language(raw):
+    answer = finalize(raw, "Siapa pemenang Piala Dunia?", SNIPPETS, "id")
+    assert (answer.text, answer.citations, answer.found) == (NOT_FOUND_MESSAGES["id"], (), False)

@@ -1,0 +1,57 @@
+"""The CLI: exit codes and output of `qa-bot ingest` and `qa-bot ask`."""
+
+import json
+
+import pytest
+
+from ui.cli import main
+
+
+def test_ingest_twice_reports_then_says_no_changes(founding_corpus, tmp_path, capsys):
+    store = str(tmp_path / "store")
+    assert main(["--store-dir", store, "ingest", str(founding_corpus), "--quiet"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith(
+        "Ingest: added 1, updated 0, unchanged 0, removed 0, skipped 0 (13 chunks written"
+    )
+    assert main(["--store-dir", store, "ingest", str(founding_corpus), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["added"], report["unchanged"], report["chunks_written"]) == (
+        [],
+        ["000_c2c96c36c1e836fc"],
+        0,
+    )
+
+
+def test_ingest_missing_path_is_a_clean_error(tmp_path, capsys):
+    assert main(["--store-dir", str(tmp_path), "ingest", str(tmp_path / "nope")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"qa-bot: {tmp_path / 'nope'} does not exist: give a file or a folder of articles\n"
+    )
+
+
+def test_ask_empty_question_is_a_usage_error(tmp_path, capsys):
+    assert main(["--store-dir", str(tmp_path), "ask", "  "]) == 2
+    assert "the question is empty" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ask_json_with_real_models(founding_settings, llm, capsys):
+    assert (
+        main(
+            [
+                "--store-dir",
+                str(founding_settings.store_dir),
+                "ask",
+                "Siapa Sekretaris Jenderal NATO?",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["found"] is True
+    assert "Mark Rutte" in data["text"]
+    assert data["citations"][0]["number"] == 1
+    assert "Mark Rutte" in data["citations"][0]["quote"]

@@ -1,0 +1,164 @@
+"""Ingest against real Chroma (temp dir) with the real embedding model."""
+
+import json
+import shutil
+
+import pytest
+
+from ingest.pipeline import ingest_path
+from qa_bot.keyword import KeywordIndex, fingerprint
+from qa_bot.store import ChunkStore
+from tests.conftest import FOUNDING
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(FOUNDING, folder / FOUNDING.name)
+    (folder / "kedua.md").write_text(
+        "---\ntitle: Harga cabai naik\nsource: Antara\npublished: 2024-10-28\n---\n"
+        "Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000 per kilogram. "
+        "Pedagang menyebut pasokan dari Jawa Tengah berkurang.\n"
+    )
+    return folder
+
+
+@pytest.fixture
+def setup(corpus, settings_factory, embedder):
+    settings = settings_factory()
+    store = ChunkStore.from_settings(settings, embedder.name)
+
+    def run(path=corpus):
+        return ingest_path(path, settings, store=store, embedder=embedder)
+
+    return run, store, settings
+
+
+def chunk_texts(store, article_id):
+    ids, texts, metas = store.all_chunks()
+    return [t for t, m in zip(texts, metas, strict=True) if m["article_id"] == article_id]
+
+
+def test_ingest_adds_articles_with_provenance(setup):
+    run, store, _ = setup
+    report = run()
+    assert (report.added, report.updated, report.removed, report.skipped) == (
+        ["000_c2c96c36c1e836fc", "kedua"],
+        [],
+        [],
+        [],
+    )
+    ids, texts, metas = store.all_chunks()
+    assert len(ids) == report.chunks_written == 14
+    meta = next(m for m in metas if m["article_id"] == "kedua")
+    assert {
+        k: meta[k] for k in ("title", "source", "published", "published_day", "chunk_index", "start")
+    } == {
+        "title": "Harga cabai naik",
+        "source": "Antara",
+        "published": "2024-10-28",
+        "published_day": 20241028,
+        "chunk_index": 0,
+        "start": 0,
+    }
+    founding = [m for m in metas if m["article_id"] == "000_c2c96c36c1e836fc"]
+    assert {m["source"] for m in founding} == {"CNN Indonesia"}
+    text = FOUNDING.read_text().strip("\n")
+    for chunk, m in zip(texts, metas, strict=True):
+        if m["article_id"] == "000_c2c96c36c1e836fc":
+            assert text[m["start"] : m["end"]] == chunk
+
+
+def test_second_run_changes_nothing_and_says_so(setup):
+    run, store, _ = setup
+    run()
+    before = sorted(store.ids())
+    report = run()
+    assert (report.added, report.updated, report.removed, report.unchanged) == (
+        [],
+        [],
+        [],
+        ["000_c2c96c36c1e836fc", "kedua"],
+    )
+    assert report.chunks_written == report.chunks_deleted == 0
+    assert "No changes: the store already matches the corpus." in report.render()
+    assert sorted(store.ids()) == before
+
+
+def test_edited_article_leaves_no_old_chunk(setup, corpus):
+    run, store, settings = setup
+    run()
+    path = corpus / FOUNDING.name
+    text = path.read_text().replace("Rabu (30/10) setelah pukul 15.00", "Jumat (1/11) setelah pukul 10.00")
+    path.write_text(text)
+    report = run()
+    assert (report.updated, report.added, report.removed) == (["000_c2c96c36c1e836fc"], [], [])
+    assert report.chunks_written == 1 and report.chunks_deleted == 1
+    joined = " ".join(chunk_texts(store, "000_c2c96c36c1e836fc"))
+    assert "Rabu (30/10)" not in joined
+    assert "Jumat (1/11) setelah pukul 10.00" in joined
+    index = KeywordIndex.load(settings.store_dir)
+    assert index.fingerprint == fingerprint(store.ids())
+
+
+def test_deleted_article_is_removed(setup, corpus):
+    run, store, settings = setup
+    run()
+    (corpus / "kedua.md").unlink()
+    report = run()
+    assert (report.removed, report.unchanged) == (["kedua"], ["000_c2c96c36c1e836fc"])
+    assert chunk_texts(store, "kedua") == []
+    assert KeywordIndex.load(settings.store_dir).fingerprint == fingerprint(store.ids())
+
+
+def test_unreadable_file_is_skipped_and_the_rest_ingest(setup, corpus):
+    run, store, _ = setup
+    (corpus / "rusak.txt").write_bytes(b"\x00\x00binary")
+    (corpus / "kosong.md").write_text("")
+    report = run()
+    assert report.added == ["000_c2c96c36c1e836fc", "kedua"]
+    assert [(p.rsplit("/", 1)[1], why) for p, why in report.skipped] == [
+        ("kosong.md", "the file is empty"),
+        ("rusak.txt", "binary file (NUL bytes): save the article as UTF-8 text"),
+    ]
+
+
+def test_article_whose_file_breaks_is_kept_not_removed(setup, corpus):
+    run, store, _ = setup
+    run()
+    (corpus / "kedua.md").write_bytes(b"\x00broken now")
+    report = run()
+    assert report.removed == []
+    assert chunk_texts(store, "kedua") != []
+
+
+def test_ingesting_one_file_does_not_remove_articles_from_elsewhere(setup, corpus, tmp_path):
+    run, store, _ = setup
+    run()
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(
+        json.dumps({"id": "x1", "text": "Gempa mengguncang Cianjur pada Senin.", "source": "Antara"}) + "\n"
+    )
+    report = run(extra)
+    assert (report.added, report.removed) == (["x1"], [])
+    assert sorted(store.article_states()) == ["000_c2c96c36c1e836fc", "kedua", "x1"]
+
+
+def test_duplicate_ids_are_reported(setup, corpus):
+    run, _, _ = setup
+    (corpus / "z.jsonl").write_text(json.dumps({"id": "kedua", "text": "Teks lain."}) + "\n")
+    report = run()
+    assert report.added == ["000_c2c96c36c1e836fc", "kedua"]
+    assert [why for _, why in report.skipped] == [
+        f"duplicate article id, first seen in {corpus / 'kedua.md'}"
+    ]
+
+
+def test_store_refuses_a_different_embedding_model(setup, embedder):
+    run, store, settings = setup
+    run()
+    from qa_bot.store import StoreError
+
+    with pytest.raises(StoreError, match="was built with the embedding model"):
+        ChunkStore.from_settings(settings, "another-model")

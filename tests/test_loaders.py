@@ -1,0 +1,137 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import LoadError, discover, load_file, normalise_published, parse_dateline
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return p
+
+
+def test_txt_without_metadata_takes_source_and_place_from_dateline(tmp_path):
+    p = write(
+        tmp_path,
+        "berita.txt",
+        "Jakarta, CNN Indonesia —\nSekretaris Jenderal NATO Mark Rutte mengatakan hal itu.",
+    )
+    (article,) = load_file(p).articles
+    assert (article.id, article.source, article.place) == ("berita", "CNN Indonesia", "Jakarta")
+    assert article.title == "Sekretaris Jenderal NATO Mark Rutte mengatakan hal itu."
+    assert article.language == "id"
+    assert article.path == str(p.resolve())
+
+
+def test_front_matter_fields_are_used(tmp_path):
+    p = write(
+        tmp_path,
+        "a.md",
+        "---\nid: nato-1\ntitle: NATO bergerak\nsource: Antara\nurl: https://example.org/a\n"
+        "published: 2024-10-29\nlanguage: id\n---\nIsi berita di sini.\n",
+    )
+    (a,) = load_file(p).articles
+    assert (a.id, a.title, a.source, a.url, a.published, a.language, a.text) == (
+        "nato-1",
+        "NATO bergerak",
+        "Antara",
+        "https://example.org/a",
+        "2024-10-29",
+        "id",
+        "Isi berita di sini.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.txt", "", "the file is empty"),
+        ("blank.txt", "  \n\n", "the file is empty"),
+        ("bin.txt", b"\x00\x01\x02abc", "binary file (NUL bytes): save the article as UTF-8 text"),
+        ("bad.md", "---\ntitle: [unclosed\n---\nteks", "front matter is not valid YAML"),
+        ("list.md", "---\n- a\n- b\n---\nteks", "front matter must be 'key: value' lines"),
+        ("unknown.md", "---\nauthor: x\n---\nteks", "unknown field(s) author: allowed are id, title"),
+        ("notext.md", "---\ntitle: x\n---\n\n", "the article has no text"),
+        (
+            "date.md",
+            "---\npublished: kemarin\n---\nteks",
+            "\"published\" is not an ISO date (YYYY-MM-DD): 'kemarin'",
+        ),
+        ("bad.jsonl", "{not json}\n", "no article could be read: line 1: not valid JSON"),
+    ],
+)
+def test_bad_files_raise_load_error_with_reason(tmp_path, name, content, message):
+    with pytest.raises(LoadError) as err:
+        load_file(write(tmp_path, name, content))
+    assert str(err.value).startswith(message)
+
+
+def test_windows_1252_is_decoded_and_noted(tmp_path):
+    p = write(tmp_path, "cp.txt", "Caf\u00e9 \u201cbaru\u201d dibuka di Bandung.".encode("cp1252"))
+    loaded = load_file(p)
+    assert loaded.articles[0].text == "Caf\u00e9 \u201cbaru\u201d dibuka di Bandung."
+    assert loaded.notes == ("not UTF-8: decoded as Windows-1252",)
+
+
+def test_jsonl_keeps_good_lines_and_reports_bad_ones(tmp_path):
+    lines = [
+        json.dumps(
+            {
+                "id": "x1",
+                "title": "Satu",
+                "text": "Teks satu.",
+                "source": "Antara",
+                "source_url": "https://e.org/1",
+            }
+        ),
+        "{broken",
+        json.dumps({"id": "x2", "text": 5}),
+        json.dumps({"text": "Teks tanpa id."}),
+    ]
+    loaded = load_file(write(tmp_path, "feed.jsonl", "\n".join(lines)))
+    assert [(a.id, a.url) for a in loaded.articles] == [("x1", "https://e.org/1"), ("feed-533d7111621c", "")]
+    assert loaded.problems == (
+        "line 2: not valid JSON (Expecting property name enclosed in double quotes)",
+        'line 3: missing "text" string',
+    )
+
+
+def test_discover_lists_supported_files_and_reports_others(tmp_path):
+    write(tmp_path, "b.txt", "x")
+    write(tmp_path, "a.md", "x")
+    write(tmp_path, "c.pdf", "x")
+    write(tmp_path, ".hidden.txt", "x")
+    files, skipped = discover(tmp_path)
+    assert [f.name for f in files] == ["a.md", "b.txt"]
+    assert [(p.name, why) for p, why in skipped] == [
+        ("c.pdf", "unsupported file type .pdf: use .txt, .md or .jsonl")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("2024-10-29", "2024-10-29"),
+        ("2024-10-29T08:15:00+07:00", "2024-10-29T08:15:00+07:00"),
+        ("2024-10-29T01:15:00Z", "2024-10-29T01:15:00+00:00"),
+    ],
+)
+def test_normalise_published_table(value, expected):
+    assert normalise_published(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jakarta, CNN Indonesia —\nIsi", ("Jakarta", "CNN Indonesia")),
+        ("JAKARTA, KOMPAS.com - Isi", ("Jakarta", "KOMPAS.com")),
+        ("Jakarta (ANTARA) - Isi", ("Jakarta", "ANTARA")),
+        ("Presiden berkata, hari ini cerah.", ("", "")),
+    ],
+)
+def test_parse_dateline_table(text, expected):
+    assert parse_dateline(text) == expected
