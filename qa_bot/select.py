@@ -63,15 +63,16 @@ def select_snippets(
         if len(snippets) == max_snippets:
             break
         i, s, e = candidates[idx]
-        start = _with_context(passages[i].text, s, context_chars)
+        start = _with_context(passages[i].text, s, context_chars, min_chars)
         if any(o.passage is passages[i] and o.start < e and start < o.end for o in snippets):
             continue  # overlaps a better snippet of the same passage (often as its context)
         snippets.append(Snippet(passages[i], start, e, float(scores[idx])))
     return snippets
 
 
-def _with_context(text: str, start: int, context_chars: int) -> int:
-    before = [span for span in sentence_spans(text[:start])]
-    if before and before[-1][1] - before[-1][0] <= context_chars:
+def _with_context(text: str, start: int, context_chars: int, min_chars: int) -> int:
+    before = sentence_spans(text[:start])
+    # A dateline or a heading ("Jakarta, CNN Indonesia —") is no context worth reading.
+    if before and min_chars <= before[-1][1] - before[-1][0] <= context_chars:
         return before[-1][0]
     return start

@@ -35,9 +35,9 @@ def test_ask_endpoint_returns_answer_and_citations_as_data(app_url):
     assert "Mark Rutte" in data["citations"][0]["quote"]
 
 
-def test_chat_endpoint_renders_sources_with_the_quote_in_bold(app_url):
+def test_chat_endpoint_renders_sources_with_the_quote_marked(app_url):
     from gradio_client import Client
 
     reply = Client(app_url, verbose=False).predict("Siapa Sekretaris Jenderal NATO?", api_name="/chat")
     assert reply.startswith("Sekretaris Jenderal NATO adalah Mark Rutte [1].\n\n**Sources**\n[1] ")
-    assert "**Sekretaris Jenderal NATO Mark Rutte mengatakan" in reply
+    assert "<mark>Sekretaris Jenderal NATO Mark Rutte mengatakan" in reply

@@ -17,7 +17,7 @@ EXAMPLES = [
 
 
 def render_answer(answer: Answer) -> str:
-    """Markdown: the answer, then each citation with its supporting sentence in bold."""
+    """Markdown: the answer, then each citation's passage with its supporting sentence marked."""
     if not answer.citations:
         return answer.text
     lines = [answer.text, "", "**Sources**"]
@@ -25,10 +25,11 @@ def render_answer(answer: Answer) -> str:
         meta = " · ".join(x for x in (c.source, c.published[:10]) if x)
         title = html.escape(c.title or c.article_id)
         link = f"[{title}]({c.url})" if c.url else title
-        before = c.text[: c.quote_start]
-        quote = c.text[c.quote_start : c.quote_end]
-        after = c.text[c.quote_end :]
-        passage = f"{_md(before)}**{_md(quote)}**{_md(after)}"
+        # <mark>, not **bold**: Markdown will not close ** between "." and a letter.
+        before = _md(c.text[: c.quote_start]).rstrip()
+        quote = _md(c.text[c.quote_start : c.quote_end]).strip()
+        after = _md(c.text[c.quote_end :]).lstrip()
+        passage = " ".join(x for x in (before, f"<mark>{quote}</mark>", after) if x)
         lines.append(f"[{c.number}] {link}" + (f" — {meta}" if meta else ""))
         lines.append(f"> {passage}")
         lines.append("")

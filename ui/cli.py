@@ -98,7 +98,8 @@ def _ask(args, settings) -> int:
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published[:10], c.url) if x)
         print(f"\n[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
-        print("    " + " ".join(c.text.split()))
+        # The supporting sentence(s); the whole passage is in --json.
+        print("    “" + " ".join(c.quote.split()) + "”")
     return 0
 
 
