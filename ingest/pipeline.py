@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa_bot.config import Settings, get_settings
+from qa_bot.keyword import KeywordIndex, fingerprint
 from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
 
@@ -32,6 +33,9 @@ class _Planned:
     chunks: list[Chunk]
     fingerprint: str
     state: ArticleState | None
+    # Chunks whose id (index + text) the store lacks: only these get embedded; the rest of
+    # a changed article keeps its vectors and just gets the new fingerprint.
+    fresh: list[Chunk]
 
 
 def ingest_path(
@@ -102,15 +106,10 @@ def ingest_path(
             if state.path != article.path:
                 store.update_metadata([c.id for c in chunks], [c.metadata(article, fp) for c in chunks])
             continue
-        plans.append(_Planned(article, chunks, fp, state))
+        known = state.chunk_ids if state else set()
+        plans.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
 
-    # Only chunks whose id (index + text) is new get embedded; the rest of a changed
-    # article keeps its vectors and just gets the new fingerprint.
-    def fresh(plan: _Planned) -> list[Chunk]:
-        known = plan.state.chunk_ids if plan.state else set()
-        return [c for c in plan.chunks if c.id not in known]
-
-    total = sum(len(fresh(p)) for p in plans)
+    total = sum(len(plan.fresh) for plan in plans)
     bar = _progress_bar(total, show_progress) if total else None
     done = 0
 
@@ -124,12 +123,12 @@ def ingest_path(
 
     # Articles are embedded in groups so batches stay full (news articles have ~5 chunks),
     # and written right after, so an interruption loses at most one group of work.
-    for group in _groups(plans, fresh, _GROUP_CHUNKS):
-        new_chunks = [c for plan in group for c in fresh(plan)]
+    for group in _groups(plans, _GROUP_CHUNKS):
+        new_chunks = [c for plan in group for c in plan.fresh]
         vectors = embedder.encode_passages([c.text for c in new_chunks], on_batch=on_batch)
         offset = 0
         for plan in group:
-            mine = fresh(plan)
+            mine = plan.fresh
             if mine:
                 store.put(
                     [c.id for c in mine],
@@ -163,8 +162,12 @@ def ingest_path(
         report.chunks_deleted += len(state.chunk_ids)
         report.removed.append(article_id)
 
-    # The keyword index follows the store; rebuilt also when it was missing or stale.
-    rebuild_keyword_index(store, Path(settings.store_dir))
+    # The keyword index follows the store: rebuilt when anything changed, or when it is
+    # missing or stale (an earlier run was interrupted); left untouched otherwise.
+    index_dir = Path(settings.store_dir)
+    index = None if report.changed else KeywordIndex.load(index_dir)
+    if index is None or index.fingerprint != fingerprint(store.ids()):
+        rebuild_keyword_index(store, index_dir)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -172,14 +175,14 @@ def ingest_path(
 _GROUP_CHUNKS = 256
 
 
-def _groups(plans: list[_Planned], fresh, size: int) -> list[list[_Planned]]:
+def _groups(plans: list[_Planned], size: int) -> list[list[_Planned]]:
     """Consecutive plans holding about ``size`` new chunks each."""
     groups: list[list[_Planned]] = []
     current: list[_Planned] = []
     count = 0
     for plan in plans:
         current.append(plan)
-        count += len(fresh(plan))
+        count += len(plan.fresh)
         if count >= size:
             groups.append(current)
             current, count = [], 0

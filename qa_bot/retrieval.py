@@ -10,6 +10,7 @@ is noise and now gets weight 0, while Indonesian questions keep full keyword wei
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from .keyword import KeywordIndex, fingerprint
@@ -108,6 +109,4 @@ def _mtime(index_dir: Path) -> float | None:
 
 
 def _with_score(p: Passage, score: float) -> Passage:
-    from dataclasses import replace
-
     return replace(p, score=round(score, 6))

@@ -116,11 +116,12 @@ class ChunkStore:
         self, embedding: Sequence[float], n: int, filters: SearchFilters | None = None
     ) -> list[Passage]:
         """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
-        if n <= 0 or self.count() == 0:
+        count = self.count()
+        if n <= 0 or count == 0:
             return []
         got = self._col.query(
             query_embeddings=[list(embedding)],
-            n_results=min(n, self.count()),
+            n_results=min(n, count),
             where=chroma_where(filters),
             include=["documents", "metadatas", "distances"],
         )

@@ -162,3 +162,15 @@ def test_store_refuses_a_different_embedding_model(setup, embedder):
 
     with pytest.raises(StoreError, match="was built with the embedding model"):
         ChunkStore.from_settings(settings, "another-model")
+
+
+def test_unchanged_run_leaves_keyword_index_alone_but_repairs_a_stale_one(setup):
+    run, store, settings = setup
+    run()
+    index_file = settings.store_dir / "bm25" / "chunks.json"
+    before = index_file.stat().st_mtime_ns
+    run()
+    assert index_file.stat().st_mtime_ns == before
+    KeywordIndex.build([], [], []).save(settings.store_dir)  # as if a run died before its rebuild
+    run()
+    assert KeywordIndex.load(settings.store_dir).fingerprint == fingerprint(store.ids())
