@@ -93,7 +93,7 @@ def load_file(path: Path) -> LoadedFile:
         return LoadedFile(path, tuple(articles), tuple(problems), tuple(notes))
     meta, body = split_front_matter(text)
     article = make_article(meta, body, default_id=path.stem, path=path)
-    return LoadedFile(path, (article,), (), tuple(notes))
+    return LoadedFile(path, (article,), (), (*notes, *article.notes))
 
 
 def read_text(path: Path) -> tuple[str, list[str]]:
@@ -187,9 +187,8 @@ def parse_dateline(body: str) -> tuple[str, str]:
 
 def make_article(meta: dict, body: str, *, default_id: str, path: Path) -> Article:
     """Validate metadata and fill gaps from the text (dateline, language, title)."""
-    unknown = sorted(set(meta) - set(FIELDS))
-    if unknown:
-        raise LoadError(f"unknown field(s) {', '.join(unknown)}: allowed are {', '.join(FIELDS)}")
+    unknown = sorted(str(k) for k in set(meta) - set(FIELDS))
+    notes = (f"ignored field(s) {', '.join(unknown)} (known: {', '.join(FIELDS)})",) if unknown else ()
     body = body.strip("\n\r\ufeff")
     if not body.strip():
         raise LoadError("the article has no text")
@@ -207,6 +206,7 @@ def make_article(meta: dict, body: str, *, default_id: str, path: Path) -> Artic
         language=_str(meta.get("language")) or detect_language(body[:2000]),
         place=place,
         path=str(path.resolve()),
+        notes=notes,
     )
 
 

@@ -14,7 +14,7 @@ from .config import Settings, get_settings
 from .prompt import NOT_FOUND_MESSAGES, build_messages, is_refusal
 from .retrieval import HybridRetriever
 from .select import Snippet, select_snippets
-from .store import ChunkStore
+from .store import ChunkStore, StoreError
 from .text import detect_language
 from .types import Answer, Citation, Passage, SearchFilters
 
@@ -41,13 +41,21 @@ class QABot:
         self.settings = settings or get_settings()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> QABot:
-        """Load the configured embedding model, store and LLM (preparing defaults once)."""
+    def from_settings(cls, settings: Settings | None = None, require_documents: bool = False) -> QABot:
+        """Load the configured embedding model, store and LLM (preparing defaults once).
+
+        Raises:
+            StoreError: ``require_documents`` is set and the store is empty (checked before
+                the LLM is loaded, so the user hears it at once).
+        """
         from .models import load_chat_model, load_embeddings
 
         settings = settings or get_settings()
         embedder = load_embeddings(settings)
         store = ChunkStore.from_settings(settings, embedder.name)
+        if require_documents and store.count() == 0:
+            where = settings.chroma_host or settings.store_dir
+            raise StoreError(f"the store at {where} holds no articles: run `qa-bot ingest corpus/` first")
         retriever = HybridRetriever(
             store,
             embedder,

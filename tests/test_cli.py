@@ -55,3 +55,10 @@ def test_ask_json_with_real_models(founding_settings, llm, capsys):
     assert "Mark Rutte" in data["text"]
     assert data["citations"][0]["number"] == 1
     assert "Mark Rutte" in data["citations"][0]["quote"]
+
+
+def test_ask_on_empty_store_says_to_ingest(tmp_path, capsys):
+    assert main(["--store-dir", str(tmp_path), "ask", "Siapa Sekretaris Jenderal NATO?"]) == 1
+    assert capsys.readouterr().err == (
+        f"qa-bot: the store at {tmp_path} holds no articles: run `qa-bot ingest corpus/` first\n"
+    )

@@ -52,7 +52,6 @@ def test_front_matter_fields_are_used(tmp_path):
         ("bin.txt", b"\x00\x01\x02abc", "binary file (NUL bytes): save the article as UTF-8 text"),
         ("bad.md", "---\ntitle: [unclosed\n---\nteks", "front matter is not valid YAML"),
         ("list.md", "---\n- a\n- b\n---\nteks", "front matter must be 'key: value' lines"),
-        ("unknown.md", "---\nauthor: x\n---\nteks", "unknown field(s) author: allowed are id, title"),
         ("notext.md", "---\ntitle: x\n---\n\n", "the article has no text"),
         (
             "date.md",
@@ -66,6 +65,12 @@ def test_bad_files_raise_load_error_with_reason(tmp_path, name, content, message
     with pytest.raises(LoadError) as err:
         load_file(write(tmp_path, name, content))
     assert str(err.value).startswith(message)
+
+
+def test_unknown_front_matter_fields_are_ignored_and_noted(tmp_path):
+    loaded = load_file(write(tmp_path, "a.md", "---\nauthor: x\ntags: [a]\n---\nTeks berita."))
+    assert loaded.articles[0].text == "Teks berita."
+    assert loaded.notes == ("ignored field(s) author, tags (known: id, title, source, url, published, language)",)
 
 
 def test_windows_1252_is_decoded_and_noted(tmp_path):

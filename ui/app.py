@@ -75,7 +75,7 @@ def build_app(bot: QABot):
 def launch(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Load the bot and serve the chat (127.0.0.1 unless told otherwise)."""
     apply_offline_env()
-    bot = QABot.from_settings(settings)
+    bot = QABot.from_settings(settings, require_documents=True)
     bot.warm_up()
     app = build_app(bot)
     app.queue(default_concurrency_limit=1).launch(

@@ -88,7 +88,7 @@ def _ask(args, settings) -> int:
             file=sys.stderr,
         )
         return 2
-    bot = QABot.from_settings(settings)
+    bot = QABot.from_settings(settings, require_documents=True)
     filters = SearchFilters(tuple(args.source), args.since, args.until)
     answer = bot.ask(args.question, filters=filters, k=args.k)
     if args.json:
