@@ -6,7 +6,7 @@ WHEELS ?= $(HOME)/.cache/qa-bot/wheels
 LLAMA := llama-cpp-python==0.3.36
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-fast lint format bench clean
+.PHONY: setup browser run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ run: setup  ## ingest corpus/ and open the chat on http://127.0.0.1:7860
 	$(BIN)/qa-bot ingest corpus
 	$(BIN)/qa-bot serve
 
-test: setup  ## the whole suite, slow end-to-end tests included
+browser:  ## Debian's chromium for the browser tests (Playwright must not download its own)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing chromium for the browser tests (about a minute)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: setup browser  ## the whole suite, slow end-to-end and browser tests included
 	$(BIN)/python -m pytest
 
 test-fast: setup  ## everything but the tests that run the LLM

@@ -152,15 +152,25 @@ def _load_jsonl(path: Path, text: str) -> tuple[list[Article], list[str]]:
             meta = {k: record.get(k) for k in FIELDS if record.get(k) is not None}
             if "url" not in meta and record.get("source_url"):
                 meta["url"] = record["source_url"]  # IndoSum and other dumps name it so
-            # Without an id, the URL names a news article; failing that, its text does
-            # (a line number would change whenever a line is inserted above).
-            default_id = meta.get("url") or f"{path.stem}-{hashlib.sha256(body.encode()).hexdigest()[:12]}"
-            articles.append(make_article(meta, body, default_id=default_id, path=path))
+            articles.append(make_article(meta, body, default_id=jsonl_record_id(record, path), path=path))
         except json.JSONDecodeError as exc:
             problems.append(f"line {line_no}: not valid JSON ({exc.msg})")
         except LoadError as exc:
             problems.append(f"line {line_no}: {exc}")
     return articles, problems
+
+
+def jsonl_record_id(record: dict, path: Path) -> str:
+    """The article id of a JSONL record: its ``id``, else its URL (which names a news
+    article), else a hash of its text (a line number would change whenever a line is
+    inserted above it)."""
+    explicit = str(record.get("id") or "").strip()
+    if explicit:
+        return explicit
+    url = str(record.get("url") or record.get("source_url") or "").strip()
+    if url:
+        return url
+    return f"{path.stem}-{hashlib.sha256(str(record.get('text', '')).encode()).hexdigest()[:12]}"
 
 
 # "Jakarta, CNN Indonesia --" / "JAKARTA, KOMPAS.com -" / "Jakarta (ANTARA) -"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .citations import adds_information, cited_sentences, supports
+from .condense import clean_rewrite, condense_messages, needs_rewrite
 from .config import Settings, get_settings
 from .prompt import NOT_FOUND_MESSAGES, build_messages, is_refusal
 from .retrieval import HybridRetriever
@@ -22,6 +23,13 @@ from .types import Answer, Citation, Passage, SearchFilters
 @dataclass(frozen=True)
 class Token:
     """A piece of the answer as the model streams it (before checking)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """The standalone question a follow-up was rewritten into (before retrieval)."""
 
     text: str
 
@@ -76,39 +84,61 @@ class QABot:
         if isinstance(self.llm, LlamaCppChat):
             self.llm.invoke(build_messages("?", ["-"], "en"), max_tokens=1)
 
-    def ask(self, question: str, filters: SearchFilters | None = None, k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        filters: SearchFilters | None = None,
+        k: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Answer:
         """Answer ``question``; see :meth:`stream` for the same with tokens as they come."""
         answer = None
-        for event in self.stream(question, filters=filters, k=k):
+        for event in self.stream(question, filters=filters, k=k, history=history):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # stream always ends with an Answer
         return answer
 
     def stream(
-        self, question: str, filters: SearchFilters | None = None, k: int | None = None
-    ) -> Iterator[Token | Answer]:
-        """Yield :class:`Token` s while the model writes, then the checked :class:`Answer`."""
+        self,
+        question: str,
+        filters: SearchFilters | None = None,
+        k: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[Token | Rewritten | Answer]:
+        """Yield :class:`Token` s while the model writes, then the checked :class:`Answer`.
+
+        With a ``history`` of (question, answer) pairs, a follow-up that refers back into the
+        conversation is first rewritten into a standalone question (yielded as
+        :class:`Rewritten`), which is what gets retrieved and answered.
+        """
         question = question.strip()
         language = self._language(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         passages: list[Passage] = []
         snippets: list[Snippet] = []
+        search = question
+        if question and needs_rewrite(question, history):
+            search = self._condense(question, history)
+            timings["rewrite_s"] = time.perf_counter() - t0
+            yield Rewritten(search)
         if question:
+            t_retrieval = time.perf_counter()
             embedder = self.retriever.embedder
-            vector = embedder.embed_query(question)
-            passages = self.retriever.retrieve(question, k or self.settings.k, filters, query_vector=vector)
-            timings["retrieval_s"] = time.perf_counter() - t0
+            vector = embedder.embed_query(search)
+            passages = self.retriever.retrieve(search, k or self.settings.k, filters, query_vector=vector)
+            timings["retrieval_s"] = time.perf_counter() - t_retrieval
             snippets = select_snippets(
-                question, vector, passages, embedder, max_snippets=self.settings.snippets
+                search, vector, passages, embedder, max_snippets=self.settings.snippets
             )
-            timings["selection_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
+            timings["selection_s"] = time.perf_counter() - t_retrieval - timings["retrieval_s"]
+        rewritten = search if search != question else ""
         if not snippets:
             timings["total_s"] = time.perf_counter() - t0
-            yield _not_found(question, language, tuple(passages), timings)
+            yield replace(_not_found(question, language, tuple(passages), timings), rewritten=rewritten)
             return
-        messages = build_messages(question, [s.text for s in snippets], language)
+        messages = build_messages(search, [s.text for s in snippets], language)
         parts: list[str] = []
         t1 = time.perf_counter()
         for chunk in self.llm.stream(messages):
@@ -120,9 +150,16 @@ class QABot:
             parts.append(text)
             yield Token(text)
         timings["generation_s"] = time.perf_counter() - t1
-        answer = finalize("".join(parts), question, snippets, language)
+        answer = finalize("".join(parts), search, snippets, language)
         timings["total_s"] = time.perf_counter() - t0
-        yield replace(answer, passages=tuple(passages), timings=timings)
+        yield replace(
+            answer, question=question, passages=tuple(passages), timings=timings, rewritten=rewritten
+        )
+
+    def _condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        reply = self.llm.invoke(condense_messages(question, history), max_tokens=60)
+        text = reply.content if isinstance(reply.content, str) else str(reply.content)
+        return clean_rewrite(text, question)
 
     def _language(self, question: str) -> str:
         setting = self.settings.answer_language

@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         default=1.0,
         description="Weight of the keyword side in fusion, scaled by how many query words the corpus knows.",
     )
+    # The web app
+    app_host: str = Field(default="127.0.0.1", description="Address the chat binds to.")
+    app_port: int = Field(default=7860, description="Port of the chat.")
+    app_auth: str | None = Field(
+        default=None, description="'user:password' to require a login (needed off loopback)."
+    )
+
     answer_language: Literal["auto", "id", "en"] = Field(
         default="auto", description="'auto' answers in the language of the question."
     )

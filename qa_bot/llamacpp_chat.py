@@ -30,7 +30,14 @@ class LlamaCppChat(BaseChatModel):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, path: Path, n_ctx: int = 4096, n_threads: int = 2, max_tokens: int = 160) -> LlamaCppChat:
+    def load(
+        cls,
+        path: Path,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        max_tokens: int = 160,
+        prompt_cache_bytes: int = 256 << 20,
+    ) -> LlamaCppChat:
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -42,6 +49,12 @@ class LlamaCppChat(BaseChatModel):
         chat._llama = Llama(
             model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False
         )
+        if prompt_cache_bytes:
+            from llama_cpp import LlamaRAMCache
+
+            # Two prompt families alternate (answers, follow-up rewrites); the context keeps
+            # only the last prompt, so without this cache each switch re-reads the prefix.
+            chat._llama.set_cache(LlamaRAMCache(capacity_bytes=prompt_cache_bytes))
         return chat
 
     @property

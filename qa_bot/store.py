@@ -97,6 +97,26 @@ class ChunkStore:
             state.hashes.add(str(meta["article_hash"]))
         return states
 
+    def articles(self) -> list[dict]:
+        """One row per article: id, title, source, published, chunk count, file path."""
+        got = self._col.get(include=["metadatas"])
+        rows: dict[str, dict] = {}
+        for meta in got["metadatas"]:
+            aid = str(meta["article_id"])
+            row = rows.setdefault(
+                aid,
+                {
+                    "article_id": aid,
+                    "title": str(meta.get("title", "")),
+                    "source": str(meta.get("source", "")),
+                    "published": str(meta.get("published", "")),
+                    "chunks": 0,
+                    "path": str(meta.get("path", "")),
+                },
+            )
+            row["chunks"] += 1
+        return sorted(rows.values(), key=lambda r: (r["published"], r["article_id"]), reverse=True)
+
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """(ids, texts, metadatas) of every chunk, for building the keyword index."""
         got = self._col.get(include=["documents", "metadatas"])

@@ -58,6 +58,8 @@ class Answer:
     language: str
     passages: tuple[Passage, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    # The standalone question searched for, when a follow-up was rewritten ("" otherwise).
+    rewritten: str = ""
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (used by ``qa-bot ask --json`` and the app's API)."""

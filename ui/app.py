@@ -1,83 +1,382 @@
-"""A minimal Gradio chat over :class:`qa_bot.QABot` (streaming, with sources under each answer)."""
+"""The Gradio chat: streaming answers with checked sources, follow-ups, filters, corpus tab.
+
+The app calls the library only (``qa_bot`` for answers, ``ingest`` for the corpus tab) and
+formats what comes back. Models load in the background at start, so the page opens at once
+and the chat says what it is waiting for; any failure becomes a message, never a trace.
+"""
 
 from __future__ import annotations
 
 import html
+import logging
+import re
+import threading
 from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
 
-from qa_bot import Answer, QABot
-from qa_bot.bot import Token
+from qa_bot import Answer, QABot, SearchFilters
+from qa_bot.bot import Rewritten, Token
 from qa_bot.config import Settings, apply_offline_env
+from qa_bot.prompt import NOT_FOUND_TOKEN
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "When does the UN Security Council meet?",
     "Siapa Sekretaris Jenderal NATO?",
-    "Berapa tentara Korea Utara yang dideteksi intelijen Korea Selatan?",
+    "How many North Korean soldiers does the United States say are in Russia?",
+    "Kapan Putin berkunjung ke Pyongyang?",
 ]
 
-
-def render_answer(answer: Answer) -> str:
-    """Markdown: the answer, then each citation's passage with its supporting sentence marked."""
-    if not answer.citations:
-        return answer.text
-    lines = [answer.text, "", "**Sources**"]
-    for c in answer.citations:
-        meta = " · ".join(x for x in (c.source, c.published[:10]) if x)
-        title = html.escape(c.title or c.article_id)
-        link = f"[{title}]({c.url})" if c.url else title
-        # <mark>, not **bold**: Markdown will not close ** between "." and a letter.
-        before = _md(c.text[: c.quote_start]).rstrip()
-        quote = _md(c.text[c.quote_start : c.quote_end]).strip()
-        after = _md(c.text[c.quote_end :]).lstrip()
-        passage = " ".join(x for x in (before, f"<mark>{quote}</mark>", after) if x)
-        lines.append(f"[{c.number}] {link}" + (f" — {meta}" if meta else ""))
-        lines.append(f"> {passage}")
-        lines.append("")
-    return "\n".join(lines)
+CSS = """
+.qa-cite { font-weight: 600; text-decoration: none; }
+.qa-source { margin: 0.4em 0 0.8em 0; padding-left: 0.6em; border-left: 3px solid #d0d0d0; }
+.qa-source mark { background: #fff3a3; padding: 0 0.1em; }
+.qa-meta { color: #666; font-size: 0.9em; }
+.qa-rewrite { color: #555; font-style: italic; }
+"""
 
 
-def _md(text: str) -> str:
-    return html.escape(" ".join(text.split())).replace("*", r"\*")
+class BotHolder:
+    """Loads the bot in a background thread; the chat waits for it or reports why it failed."""
+
+    def __init__(self, settings: Settings, bot: QABot | None = None) -> None:
+        self.settings = settings
+        self._bot = bot
+        self._error: str | None = None
+        self._ready = threading.Event()
+        if bot is not None:
+            self._ready.set()
+
+    def start(self) -> None:
+        if self._ready.is_set():
+            return
+        threading.Thread(target=self._load, name="qa-bot-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            bot = QABot.from_settings(self.settings)
+            bot.warm_up()
+            self._bot = bot
+        except Exception as exc:  # shown to the user; the log keeps the trace
+            log.exception("loading the bot failed")
+            self._error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._ready.set()
+
+    def get(self, timeout: float | None = None) -> QABot:
+        """The bot; raises ``RuntimeError`` with a user-facing message if it is not usable."""
+        if not self._ready.wait(timeout):
+            raise TimeoutError("still loading")
+        if self._bot is None:
+            raise RuntimeError(
+                f"The bot could not start ({self._error}). Check the model settings "
+                "(QA_BOT_LLM_MODEL_PATH, QA_BOT_LLM_BASE_URL, QA_BOT_EMBEDDING_MODEL) and restart."
+            )
+        return self._bot
 
 
-def build_app(bot: QABot):
-    """The Gradio Blocks app; its ``/chat`` endpoint streams the answer as Markdown."""
+# ---- rendering ------------------------------------------------------------------------------
+def render_answer(answer: Answer, key: str = "a") -> str:
+    """HTML/Markdown for one answer: the text with each [n] linked to its source below, then
+    the sources (title, source, date, url, passage with the supporting sentence marked)."""
+    parts = [_link_markers(html.escape(answer.text), answer, key)]
+    if answer.rewritten:
+        parts.append(f'<div class="qa-rewrite">Searched for: {html.escape(answer.rewritten)}</div>')
+    if answer.citations:
+        parts.append("<b>Sources</b>")
+        for c in answer.citations:
+            title = html.escape(c.title or c.article_id)
+            if c.url:
+                title = (
+                    f'<a href="{html.escape(c.url, quote=True)}" target="_blank" rel="noopener">{title}</a>'
+                )
+            meta = " · ".join(html.escape(x) for x in (c.source, c.published[:10]) if x)
+            before = _clean(c.text[: c.quote_start]).rstrip()
+            quote = _clean(c.text[c.quote_start : c.quote_end]).strip()
+            after = _clean(c.text[c.quote_end :]).lstrip()
+            passage = " ".join(x for x in (before, f"<mark>{quote}</mark>", after) if x)
+            parts.append(
+                f'<div class="qa-source" id="{key}-src-{c.number}"><b>[{c.number}]</b> {title}'
+                + (f' <span class="qa-meta">— {meta}</span>' if meta else "")
+                + f"<br>{passage}</div>"
+            )
+    return "\n\n".join(parts)
+
+
+def _clean(text: str) -> str:
+    return html.escape(" ".join(text.split()))
+
+
+def _link_markers(text: str, answer: Answer, key: str) -> str:
+    urls = {c.number: c.url for c in answer.citations}
+
+    def link(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in urls:
+            return m.group()
+        return f'<a class="qa-cite" href="#{key}-src-{n}" title="source {n}">[{n}]</a>'
+
+    return re.sub(r"\[(\d+)\]", link, text)
+
+
+def _partial(text: str) -> str:
+    # Hide the refusal token while it streams in; the checked answer replaces it anyway.
+    stripped = text.strip()
+    if stripped and NOT_FOUND_TOKEN.startswith(stripped[: len(NOT_FOUND_TOKEN)]):
+        return "…"
+    return html.escape(text)
+
+
+def history_pairs(history: list) -> list[tuple[str, str]]:
+    """Gradio's message list as (question, plain answer) pairs for follow-up rewriting."""
+    pairs: list[tuple[str, str]] = []
+    question = None
+    for message in history or []:
+        role = message.get("role") if isinstance(message, dict) else None
+        content = _text(message.get("content") if isinstance(message, dict) else None)
+        if content is None:
+            continue
+        if role == "user":
+            question = content
+        elif role == "assistant" and question is not None:
+            first = content.split("\n\n")[0]
+            pairs.append((question, html.unescape(re.sub(r"<[^>]+>", "", first))))
+            question = None
+    return pairs
+
+
+def _text(content) -> str | None:
+    """Message text: gradio 6 sends content as a string or a list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "".join(texts) if texts else None
+    return None
+
+
+def parse_filters(sources: list[str] | None, date_from: str, date_to: str) -> SearchFilters:
+    """Filters from the chat controls; raises ``ValueError`` with a message for bad dates."""
+
+    def day(value: str, label: str) -> date | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"The {label} date {value!r} is not YYYY-MM-DD, e.g. 2024-10-29.") from None
+
+    return SearchFilters(tuple(sources or ()), day(date_from, "from"), day(date_to, "to"))
+
+
+# ---- the app --------------------------------------------------------------------------------
+def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | None = None):
+    """The Gradio Blocks app. ``bot`` is injected in tests; otherwise it loads in the background.
+
+    Endpoints for ``gradio_client``: ``/chat`` (streams Markdown) and ``/ask`` (the checked
+    answer with its citations as data).
+    """
     import gradio as gr
 
-    def chat(message: str, history: list) -> Iterator[str]:
-        if not message.strip():
+    from ingest.pipeline import ingest_path
+
+    from .corpus import CorpusError, remove_article, save_uploads
+
+    holder = BotHolder(settings, bot)
+    holder.start()
+    corpus = Path(corpus_dir or settings.corpus_dir)
+    counter = {"n": 0}
+    lock = threading.Lock()
+
+    def next_key() -> str:
+        with lock:
+            counter["n"] += 1
+            return f"a{counter['n']}"
+
+    def chat(message: str, history: list, sources: list[str], date_from: str, date_to: str) -> Iterator[str]:
+        if not (message or "").strip():
             yield "Please type a question. / Silakan ketik pertanyaan."
             return
+        try:
+            filters = parse_filters(sources, date_from, date_to)
+        except ValueError as exc:
+            yield str(exc)
+            return
+        try:
+            current = holder.get(timeout=0)
+        except TimeoutError:
+            yield "Loading the models (the first start takes up to a minute)…"
+            try:
+                current = holder.get(timeout=600)
+            except (TimeoutError, RuntimeError) as exc:
+                yield str(exc)
+                return
+        except RuntimeError as exc:
+            yield str(exc)
+            return
+        if current.retriever.store.count() == 0:
+            yield "The corpus is empty: add articles in the Corpus tab, then ask again."
+            return
+        yield "Searching…"
         partial = ""
-        for event in bot.stream(message):
-            if isinstance(event, Token):
-                partial += event.text
-                yield partial
-            else:
-                yield render_answer(event)
+        rewritten = ""
+        try:
+            for event in current.stream(message, filters=filters, history=history_pairs(history)):
+                if isinstance(event, Rewritten):
+                    rewritten = f'<div class="qa-rewrite">Searching for: {html.escape(event.text)}</div>\n\n'
+                    yield rewritten + "…"
+                elif isinstance(event, Token):
+                    partial += event.text
+                    yield rewritten + _partial(partial)
+                else:
+                    yield render_answer(event, next_key())
+        except Exception as exc:  # the user sees a message; the log keeps the trace
+            log.exception("answering failed")
+            yield f"Something went wrong while answering ({type(exc).__name__}: {exc}). Please try again."
 
-    def answer_data(question: str) -> dict:
-        """The checked answer with its citations as data (for gradio_client)."""
-        return bot.ask(question).to_dict()
+    def ask(question: str, sources: list[str] | None = None, date_from: str = "", date_to: str = "") -> dict:
+        """The checked answer to ``question`` with its citations, as data."""
+        try:
+            filters = parse_filters(sources, date_from, date_to)
+            return holder.get(timeout=600).ask(question, filters=filters).to_dict()
+        except (ValueError, RuntimeError, TimeoutError) as exc:
+            return {"error": str(exc)}
+
+    def article_rows():
+        try:
+            rows = holder.get(timeout=0).retriever.store.articles()
+        except (TimeoutError, RuntimeError):
+            return [], []
+        table = [[r["article_id"], r["title"], r["source"], r["published"][:10], r["chunks"]] for r in rows]
+        return table, rows
+
+    def refresh():
+        table, rows = article_rows()
+        ids = [r["article_id"] for r in rows]
+        sources = sorted({r["source"] for r in rows if r["source"]})
+        return (
+            gr.update(value=table),
+            gr.update(choices=ids, value=None),
+            gr.update(choices=sources),
+        )
+
+    def reingest(files, progress=gr.Progress()):  # noqa: B008 (gradio injects progress this way)
+        try:
+            current = holder.get(timeout=600)
+        except (TimeoutError, RuntimeError) as exc:
+            return (str(exc), *refresh())
+        lines = []
+        if files:
+            paths = [f if isinstance(f, str) else f.name for f in files]
+            names = [Path(p).name for p in paths]
+            try:
+                saved = save_uploads(paths, names, corpus)
+            except CorpusError as exc:
+                return (f"Upload refused: {exc}", *refresh())
+            lines.append("Added to the corpus: " + ", ".join(saved))
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress((done, total), desc=f"embedding {done}/{total} chunks")
+
+        progress(0, desc="reading the corpus")
+        report = ingest_path(
+            corpus,
+            current.settings,
+            store=current.retriever.store,
+            embedder=current.retriever.embedder,
+            progress=on_progress,
+        )
+        lines.append(report.render())
+        return ("\n".join(lines), *refresh())
+
+    def remove(article_id: str):
+        if not article_id:
+            return ("Choose an article to remove.", *refresh())
+        rows = {r["article_id"]: r for r in article_rows()[1]}
+        if article_id not in rows:
+            return (f"{article_id} is not in the store.", *refresh())
+        try:
+            done = remove_article(article_id, rows[article_id]["path"], corpus)
+        except CorpusError as exc:
+            return (str(exc), *refresh())
+        current = holder.get(timeout=0)
+        report = ingest_path(
+            corpus, current.settings, store=current.retriever.store, embedder=current.retriever.embedder
+        )
+        return (f"{done}\n{report.render()}", *refresh())
 
     with gr.Blocks(title="Tanya Berita — news QA") as app:
         gr.Markdown(
-            "## Tanya Berita\nAsk about the news in Indonesian or English. Answers cite their sources."
+            "## Tanya Berita\nAsk about the news in Indonesian or English. Every answer cites the "
+            "sentence it rests on; when the news does not say, the bot says so."
         )
-        gr.ChatInterface(chat, examples=EXAMPLES, api_name="chat")
+        with gr.Tab("Chat"):
+            with gr.Accordion("Filters", open=False):
+                with gr.Row():
+                    source_filter = gr.Dropdown(
+                        label="Sources", choices=[], multiselect=True, allow_custom_value=True
+                    )
+                    date_from = gr.Textbox(label="Published from (YYYY-MM-DD)", max_lines=1)
+                    date_to = gr.Textbox(label="Published to (YYYY-MM-DD)", max_lines=1)
+            gr.ChatInterface(
+                chat,
+                chatbot=gr.Chatbot(height=560, label="Tanya Berita"),
+                additional_inputs=[source_filter, date_from, date_to],
+                # None for the filters: the examples then show as buttons on the empty chat.
+                examples=[[q, None, None, None] for q in EXAMPLES],
+                api_name="chat",
+                fill_height=False,
+            )
+        with gr.Tab("Corpus"):
+            gr.Markdown(f"Articles live in `{html.escape(str(corpus))}`. Add .txt, .md or .jsonl files.")
+            uploads = gr.File(
+                label="Add articles",
+                file_count="multiple",
+                file_types=[".txt", ".md", ".jsonl"],
+                elem_id="qa-uploads",
+            )
+            ingest_button = gr.Button("Add and re-ingest", variant="primary")
+            report_box = gr.Textbox(label="Ingest report", lines=6, interactive=False)
+            articles = gr.Dataframe(
+                headers=["id", "title", "source", "published", "chunks"],
+                interactive=False,
+                wrap=True,
+                column_widths=["22%", "44%", "14%", "12%", "8%"],
+            )
+            with gr.Row():
+                remove_choice = gr.Dropdown(label="Article to remove", choices=[])
+                remove_button = gr.Button("Remove article", variant="stop")
         with gr.Row(visible=False):
-            q = gr.Textbox()
-            out = gr.JSON()
-        q.submit(answer_data, q, out, api_name="ask")
+            api_question = gr.Textbox()
+            api_sources = gr.Dropdown(multiselect=True, choices=[], allow_custom_value=True)
+            api_from = gr.Textbox()
+            api_to = gr.Textbox()
+            api_answer = gr.JSON()
+        api_question.submit(ask, [api_question, api_sources, api_from, api_to], api_answer, api_name="ask")
+        outputs = [articles, remove_choice, source_filter]
+        ingest_button.click(reingest, uploads, [report_box, *outputs], api_name="reingest")
+        remove_button.click(remove, remove_choice, [report_box, *outputs], api_name="remove")
+        app.load(refresh, None, outputs)
     return app
 
 
 def launch(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Load the bot and serve the chat (127.0.0.1 unless told otherwise)."""
+    """Serve the chat; binding beyond loopback requires a login (QA_BOT_APP_AUTH)."""
     apply_offline_env()
-    bot = QABot.from_settings(settings, require_documents=True)
-    bot.warm_up()
-    app = build_app(bot)
-    app.queue(default_concurrency_limit=1).launch(
-        server_name=host or "127.0.0.1", server_port=port or 7860, show_error=False
+    host = host or settings.app_host
+    auth = None
+    if settings.app_auth:
+        user, _, password = settings.app_auth.partition(":")
+        auth = (user, password)
+    if host not in {"127.0.0.1", "localhost", "::1"} and auth is None:
+        raise SystemExit(
+            f"qa-bot: refusing to serve on {host} without a login: set QA_BOT_APP_AUTH=user:password "
+            "(or bind to 127.0.0.1)"
+        )
+    app = build_app(settings)
+    app.queue(default_concurrency_limit=2).launch(
+        server_name=host, server_port=port or settings.app_port, auth=auth, show_error=False, css=CSS
     )

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 
 from qa_bot.config import apply_offline_env
 
@@ -31,8 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--until", type=date.fromisoformat, help="published on or before YYYY-MM-DD")
 
     serve = sub.add_parser("serve", help="run the web chat")
-    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 7860)")
+    serve.add_argument("--host", help="bind address (default QA_BOT_APP_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default QA_BOT_APP_PORT or 7860)")
+    serve.add_argument("--corpus", help="corpus folder the app manages (default QA_BOT_CORPUS_DIR or corpus)")
     return p
 
 
@@ -106,6 +108,8 @@ def _ask(args, settings) -> int:
 def _serve(args, settings) -> int:
     from ui.app import launch
 
+    if args.corpus:
+        settings = settings.model_copy(update={"corpus_dir": Path(args.corpus)})
     launch(settings, host=args.host, port=args.port)
     return 0
 
