@@ -206,3 +206,40 @@ def test_serving_beyond_loopback_needs_a_login(settings_factory):
 
     with pytest.raises(SystemExit, match="refusing to serve on 0.0.0.0 without a login: set QA_BOT_APP_AUTH"):
         launch(settings_factory(), host="0.0.0.0")
+
+
+def test_reingest_and_remove_endpoints_manage_the_corpus(settings_factory, embedder, tmp_path):
+    import shutil
+
+    from gradio_client import Client
+
+    from qa_bot.retrieval import HybridRetriever
+    from qa_bot.store import ChunkStore
+    from tests.conftest import FOUNDING
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(FOUNDING, corpus / FOUNDING.name)
+    (corpus / "kedua.md").write_text(
+        "---\ntitle: Harga cabai\nsource: Antara\npublished: 2024-10-28\n---\nHarga cabai naik.\n"
+    )
+    settings = settings_factory()
+    store = ChunkStore.from_settings(settings, embedder.name)
+    bot = QABot(
+        HybridRetriever(store, embedder, settings.store_dir), FakeListChatModel(responses=["x"]), settings
+    )
+    app, url = launch_app(settings, bot, corpus)
+    try:
+        client = Client(url, verbose=False)
+        report, table, _, _ = client.predict(None, api_name="/reingest")
+        assert report.startswith("Ingest: added 2, updated 0, unchanged 0, removed 0, skipped 0")
+        assert [row[0] for row in table["data"]] == ["kedua", "000_c2c96c36c1e836fc"]
+        assert table["data"][0][3:] == ["2024-10-28", 1]
+        report, table, _, _ = client.predict("kedua", api_name="/remove")
+        moved, summary = report.splitlines()[:2]
+        assert moved == "moved kedua.md to .removed/"
+        assert summary.startswith("Ingest: added 0, updated 0, unchanged 1, removed 1, skipped 0")
+        assert [row[0] for row in table["data"]] == ["000_c2c96c36c1e836fc"]
+        assert (corpus / ".removed" / "kedua.md").exists()
+    finally:
+        app.close()

@@ -258,7 +258,7 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
         ids = [r["article_id"] for r in rows]
         sources = sorted({r["source"] for r in rows if r["source"]})
         return (
-            gr.update(value=table),
+            table,
             gr.update(choices=ids, value=None),
             gr.update(choices=sources),
         )
@@ -347,7 +347,8 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
                 column_widths=["22%", "44%", "14%", "12%", "8%"],
             )
             with gr.Row():
-                remove_choice = gr.Dropdown(label="Article to remove", choices=[])
+                # Choices arrive with the page; custom values let API callers name any id.
+                remove_choice = gr.Dropdown(label="Article to remove", choices=[], allow_custom_value=True)
                 remove_button = gr.Button("Remove article", variant="stop")
         with gr.Row(visible=False):
             api_question = gr.Textbox()
