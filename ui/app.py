@@ -358,8 +358,13 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
             api_answer = gr.JSON()
         api_question.submit(ask, [api_question, api_sources, api_from, api_to], api_answer, api_name="ask")
         outputs = [articles, remove_choice, source_filter]
-        ingest_button.click(reingest, uploads, [report_box, *outputs], api_name="reingest")
-        remove_button.click(remove, remove_choice, [report_box, *outputs], api_name="remove")
+        # One progress bar, on the report, instead of one over every output.
+        ingest_button.click(
+            reingest, uploads, [report_box, *outputs], api_name="reingest", show_progress_on=[report_box]
+        )
+        remove_button.click(
+            remove, remove_choice, [report_box, *outputs], api_name="remove", show_progress_on=[report_box]
+        )
         app.load(refresh, None, outputs)
     return app
 
