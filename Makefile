@@ -6,7 +6,7 @@ WHEELS ?= $(HOME)/.cache/qa-bot/wheels
 LLAMA := llama-cpp-python==0.3.36
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser run test test-fast lint format bench clean
+.PHONY: setup browser run test test-fast lint format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ format: $(STAMP)
 
 bench: setup  ## figures for the README (needs ../shared/data)
 	$(BIN)/python benchmarks/bench.py --indosum ../shared/data/indosum/corpus.jsonl
+
+DATA ?= ../shared/data
+eval: setup  ## full evaluation on the valid splits (JSON + PNG in eval-results/)
+	$(BIN)/qa-bot eval --corpus $(DATA)/facqa/corpus.jsonl --qa $(DATA)/facqa/qa.jsonl
+	$(BIN)/qa-bot eval --corpus $(DATA)/tydiqa_id/corpus.jsonl --qa $(DATA)/tydiqa_id/qa.jsonl
+	$(BIN)/qa-bot eval --corpus $(DATA)/idk_mrc/corpus.jsonl --qa $(DATA)/idk_mrc/qa.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache

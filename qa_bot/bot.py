@@ -49,12 +49,16 @@ class QABot:
         self.settings = settings or get_settings()
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, require_documents: bool = False) -> QABot:
+    def from_settings(
+        cls, settings: Settings | None = None, require_documents: bool = False, load_llm: bool = True
+    ) -> QABot:
         """Load the configured embedding model, store and LLM (preparing defaults once).
 
         Raises:
             StoreError: ``require_documents`` is set and the store is empty (checked before
                 the LLM is loaded, so the user hears it at once).
+
+        ``load_llm=False`` gives a retrieval-only bot (``retriever`` works, ``ask`` does not).
         """
         from .models import load_chat_model, load_embeddings
 
@@ -72,7 +76,7 @@ class QABot:
             rrf_k=settings.rrf_k,
             keyword_weight=settings.keyword_weight,
         )
-        return cls(retriever, load_chat_model(settings), settings)
+        return cls(retriever, load_chat_model(settings) if load_llm else None, settings)
 
     def warm_up(self) -> None:
         """Evaluate the fixed prompt prefix once, so the first question does not pay for it.

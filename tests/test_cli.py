@@ -1,6 +1,7 @@
 """The CLI: exit codes and output of `qa-bot ingest` and `qa-bot ask`."""
 
 import json
+import re
 
 import pytest
 
@@ -62,3 +63,49 @@ def test_ask_on_empty_store_says_to_ingest(tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"qa-bot: the store at {tmp_path} holds no articles: run `qa-bot ingest corpus/` first\n"
     )
+
+
+def test_eval_retrieval_only_prints_table_and_writes_results(tmp_path, capsys):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": "p1", "text": "Sekretaris Jenderal NATO saat ini adalah Mark Rutte dari Belanda."},
+                {"id": "p2", "text": "Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000."},
+            ]
+        )
+    )
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "Siapa Sekjen NATO?",
+                "answers": ["Mark Rutte"],
+                "doc_id": "p1",
+                "split": "valid",
+            }
+        )
+    )
+    out = tmp_path / "out"
+    code = main(
+        [
+            "--store-dir",
+            str(tmp_path / "s"),
+            "eval",
+            "--corpus",
+            str(corpus),
+            "--qa",
+            str(qa),
+            "--retrieval-only",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^R@1 +1\.0$", printed, re.MULTILINE)
+    assert sorted(p.suffix for p in out.iterdir()) == [".json", ".png"]
+    data = json.loads(next(out.glob("*.json")).read_text())
+    assert data["summary"]["retrieval"] == {"R@1": 1.0, "R@5": 1.0, "R@10": 1.0, "MRR": 1.0}

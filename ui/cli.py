@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=date.fromisoformat, help="published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=date.fromisoformat, help="published on or before YYYY-MM-DD")
 
+    ev = sub.add_parser("eval", help="measure retrieval, answers, abstention and citations on a QA set")
+    ev.add_argument("--corpus", required=True, help="corpus JSONL (ingested into its own store)")
+    ev.add_argument("--qa", required=True, help="QA JSONL: question, answers, doc_id[, answerable, split]")
+    ev.add_argument("--split", default="valid", help="which split to ask ('all' for every one)")
+    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--retrieval-only", action="store_true", help="skip the LLM: retrieval figures only")
+    ev.add_argument("--out", default="eval-results", help="folder for the JSON and PNG results")
+
     serve = sub.add_parser("serve", help="run the web chat")
     serve.add_argument("--host", help="bind address (default QA_BOT_APP_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default QA_BOT_APP_PORT or 7860)")
@@ -114,7 +122,74 @@ def _serve(args, settings) -> int:
     return 0
 
 
-_COMMANDS = {"setup": _setup, "ingest": _ingest, "ask": _ask, "serve": _serve}
+def _eval(args, settings) -> int:
+    import hashlib
+    import time
+
+    from tqdm import tqdm
+
+    from ingest.pipeline import ingest_path
+    from qa_bot import QABot
+    from qa_bot.evaluation import draw_chart, evaluate, load_qa, render_table, summarise
+
+    corpus, qa = Path(args.corpus), Path(args.qa)
+    for path in (corpus, qa):
+        if not path.is_file():
+            print(f"qa-bot: {path} is not a file", file=sys.stderr)
+            return 2
+    items = load_qa(qa, None if args.split == "all" else args.split, args.limit)
+    if not items:
+        print(f"qa-bot: no questions in {qa} for split {args.split!r}", file=sys.stderr)
+        return 2
+    # Each corpus gets its own store beside the main one, kept between runs (re-ingest is
+    # incremental, so a second run starts at once).
+    key = hashlib.sha256(f"{corpus.resolve()}|{settings.embedding_model}".encode()).hexdigest()[:12]
+    store = Path(settings.store_dir) / "eval" / f"{corpus.parent.name}-{corpus.stem}-{key}"
+    settings = settings.model_copy(update={"store_dir": store})
+    report = ingest_path(corpus, settings, show_progress=True)
+    print(f"corpus: {report.summary()} ({report.seconds:.1f} s)", file=sys.stderr)
+    bot = QABot.from_settings(settings, load_llm=not args.retrieval_only)
+    if not args.retrieval_only:
+        bot.warm_up()
+    bar = tqdm(total=len(items), desc="questions", unit="q", file=sys.stderr)
+    hits = {"r1": 0, "n": 0}
+
+    def on_item(result) -> None:
+        if result.answerable:
+            hits["n"] += 1
+            hits["r1"] += result.rank == 1
+            bar.set_postfix_str(f"R@1 {hits['r1'] / hits['n']:.3f}")
+        bar.update(1)
+
+    results = evaluate(bot, items, retrieval_only=args.retrieval_only, on_item=on_item)
+    bar.close()
+    summary = summarise(results)
+    name = f"{qa.parent.name or qa.stem}-{args.split}{'-retrieval' if args.retrieval_only else ''}"
+    title = f"{name}: {len(items)} questions"
+    print(render_table(summary, title))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    json_path = out / f"{name}-{stamp}.json"
+    json_path.write_text(
+        json.dumps(
+            {
+                "corpus": str(corpus),
+                "qa": str(qa),
+                "split": args.split,
+                "summary": summary.to_dict(),
+                "items": [r.__dict__ for r in results],
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    png_path = draw_chart(summary, title, out / f"{name}-{stamp}.png")
+    print(f"\nwrote {json_path} and {png_path}")
+    return 0
+
+
+_COMMANDS = {"setup": _setup, "ingest": _ingest, "ask": _ask, "serve": _serve, "eval": _eval}
 
 if __name__ == "__main__":
     sys.exit(main())
