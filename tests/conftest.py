@@ -53,6 +53,16 @@ def founding_settings(settings_factory, founding_corpus, embedder):
     return settings
 
 
+def bot_for(settings, embedder, llm):
+    """A bot on the store of ``settings`` (whatever it holds) with the given chat model."""
+    from qa_bot import QABot
+    from qa_bot.retrieval import HybridRetriever
+    from qa_bot.store import ChunkStore
+
+    store = ChunkStore.from_settings(settings, embedder.name)
+    return QABot(HybridRetriever(store, embedder, settings.store_dir), llm, settings)
+
+
 @pytest.fixture(scope="session")
 def retriever(founding_settings, embedder):
     from qa_bot.retrieval import HybridRetriever

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FOUNDING, ROOT
+from tests.conftest import FOUNDING, ROOT, bot_for
 
 pytestmark = pytest.mark.slow
 
@@ -57,18 +57,13 @@ def browser():
 def app_url(tmp_path_factory, settings_factory, embedder, llm):
     """The app on its own corpus copy and store (uploads here must not leak into other tests)."""
     from ingest.pipeline import ingest_path
-    from qa_bot import QABot
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
     from ui.app import CSS, build_app
 
     corpus = tmp_path_factory.mktemp("browser-corpus")
     shutil.copy(FOUNDING, corpus / FOUNDING.name)
     settings = settings_factory()
     ingest_path(corpus, settings, embedder=embedder)
-    store = ChunkStore.from_settings(settings, embedder.name)
-    bot = QABot(HybridRetriever(store, embedder, settings.store_dir), llm, settings)
-    app = build_app(settings, bot, corpus_dir=corpus)
+    app = build_app(settings, bot_for(settings, embedder, llm), corpus_dir=corpus)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

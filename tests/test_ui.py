@@ -7,6 +7,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from qa_bot import QABot
 from qa_bot.types import Answer, Citation
+from tests.conftest import FOUNDING, bot_for
 from ui.app import CSS, history_pairs, parse_filters, render_answer
 from ui.corpus import CorpusError, safe_name
 
@@ -185,15 +186,8 @@ def test_model_that_fails_to_load_is_a_message_in_the_chat(settings_factory, tmp
 def test_empty_corpus_is_a_message_in_the_chat(settings_factory, embedder, tmp_path):
     from gradio_client import Client
 
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
-
     settings = settings_factory()
-    store = ChunkStore.from_settings(settings, embedder.name)
-    bot = QABot(
-        HybridRetriever(store, embedder, settings.store_dir), FakeListChatModel(responses=["x"]), settings
-    )
-    app, url = launch_app(settings, bot, tmp_path)
+    app, url = launch_app(settings, bot_for(settings, embedder, FakeListChatModel(responses=["x"])), tmp_path)
     try:
         reply = Client(url, verbose=False).predict("Siapa?", [], "", "", api_name="/chat")
     finally:
@@ -213,10 +207,6 @@ def test_reingest_and_remove_endpoints_manage_the_corpus(settings_factory, embed
 
     from gradio_client import Client
 
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
-    from tests.conftest import FOUNDING
-
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(FOUNDING, corpus / FOUNDING.name)
@@ -224,11 +214,7 @@ def test_reingest_and_remove_endpoints_manage_the_corpus(settings_factory, embed
         "---\ntitle: Harga cabai\nsource: Antara\npublished: 2024-10-28\n---\nHarga cabai naik.\n"
     )
     settings = settings_factory()
-    store = ChunkStore.from_settings(settings, embedder.name)
-    bot = QABot(
-        HybridRetriever(store, embedder, settings.store_dir), FakeListChatModel(responses=["x"]), settings
-    )
-    app, url = launch_app(settings, bot, corpus)
+    app, url = launch_app(settings, bot_for(settings, embedder, FakeListChatModel(responses=["x"])), corpus)
     try:
         client = Client(url, verbose=False)
         report, table, _, _ = client.predict(None, api_name="/reingest")
