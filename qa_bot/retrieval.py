@@ -1,10 +1,13 @@
 """Hybrid retrieval: BM25 on Indonesian-aware keywords plus dense vectors, fused by rank.
 
 Fusion is weighted reciprocal rank fusion in which the keyword side's weight is scaled by
-how many of the question's keywords the corpus contains at all. Measured on the founding
-article: with equal weights, English questions lost to dense retrieval alone because
-BM25's only match was "the"; when the corpus knows none of the words, the keyword ranking
-is noise and now gets weight 0, while Indonesian questions keep full keyword weight.
+how many of the question's keywords the corpus contains at all, and by how decisive BM25's
+ranking is. Measured on the founding article: with equal weights, English questions lost
+to dense retrieval alone because BM25's only match was "the"; when the corpus knows none
+of the words, the keyword ranking is noise and gets weight 0. Measured on 1,000 train
+questions each (R@1): plain coverage-weighted fusion 0.732 FacQA / 0.610 TyDi; with the
+decisiveness factor and keyword weight 3, 0.727 / 0.651 (dense alone 0.703 / 0.676, BM25
+alone 0.740 / 0.464).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class HybridRetriever:
         vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
         dense = self.store.search(vector, self.candidates, filters)
         keyword = index.search(query, self.candidates, filters)
-        weight = self.keyword_weight * index.coverage(query)
+        weight = self.keyword_weight * index.coverage(query) * _decisiveness(keyword)
         scores: dict[str, float] = {}
         for rank, p in enumerate(dense, start=1):
             scores[p.chunk_id] = scores.get(p.chunk_id, 0.0) + 1.0 / (self.rrf_k + rank)
@@ -91,6 +94,20 @@ class HybridRetriever:
         missing = [cid for cid in best if cid not in known]
         known.update({p.chunk_id: p for p in self.store.get(missing)})
         return [_with_score(known[cid], scores[cid]) for cid in best if cid in known]
+
+
+def _decisiveness(hits) -> float:
+    """How clearly BM25's best hit beats its second: (s1 - s2) / s1, 1 for a lone hit.
+
+    BM25 is decisive on short news passages that repeat the question's words and vague on
+    long encyclopedic ones; a flat ranking there is noise that should not outvote the
+    dense side.
+    """
+    if not hits:
+        return 0.0
+    if len(hits) == 1:
+        return 1.0
+    return max(0.0, (hits[0].score - hits[1].score) / hits[0].score)
 
 
 def rebuild_keyword_index(store: ChunkStore, index_dir: Path) -> KeywordIndex:
