@@ -263,6 +263,19 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
             gr.update(choices=sources),
         )
 
+    ingest_lock = threading.Lock()
+
+    def run_ingest(current: QABot, on_progress=None):
+        # One ingest at a time: two clicks (or two users) must not interleave their writes.
+        with ingest_lock:
+            return ingest_path(
+                corpus,
+                current.settings,
+                store=current.retriever.store,
+                embedder=current.retriever.embedder,
+                progress=on_progress,
+            )
+
     def reingest(files, progress=gr.Progress()):  # noqa: B008 (gradio injects progress this way)
         try:
             current = holder.get(timeout=600)
@@ -282,13 +295,11 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
             progress((done, total), desc=f"embedding {done}/{total} chunks")
 
         progress(0, desc="reading the corpus")
-        report = ingest_path(
-            corpus,
-            current.settings,
-            store=current.retriever.store,
-            embedder=current.retriever.embedder,
-            progress=on_progress,
-        )
+        try:
+            report = run_ingest(current, on_progress)
+        except Exception as exc:  # shown in the report box; the log keeps the trace
+            log.exception("ingest failed")
+            return (f"Ingest failed ({type(exc).__name__}: {exc})", *refresh())
         lines.append(report.render())
         return ("\n".join(lines), *refresh())
 
@@ -302,10 +313,11 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
             done = remove_article(article_id, rows[article_id]["path"], corpus)
         except CorpusError as exc:
             return (str(exc), *refresh())
-        current = holder.get(timeout=0)
-        report = ingest_path(
-            corpus, current.settings, store=current.retriever.store, embedder=current.retriever.embedder
-        )
+        try:
+            report = run_ingest(holder.get(timeout=0))
+        except Exception as exc:
+            log.exception("ingest failed")
+            return (f"{done}\nIngest failed ({type(exc).__name__}: {exc})", *refresh())
         return (f"{done}\n{report.render()}", *refresh())
 
     with gr.Blocks(title="Tanya Berita — news QA") as app:
