@@ -255,6 +255,7 @@ def load_chat_model(settings: Settings, progress: Progress = _say):
                 n_ctx=settings.llm_context,
                 n_threads=settings.llm_threads,
                 max_tokens=settings.llm_max_tokens,
+                prompt_cache_bytes=settings.llm_prompt_cache_mb << 20,
             )
         case _:
             raise ModelError(f"unknown QA_BOT_LLM_PROVIDER {provider!r}: use auto, llamacpp or openai")
