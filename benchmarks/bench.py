@@ -102,7 +102,7 @@ def main() -> None:
         llm, t_llm = timed(lambda: load_chat_model(settings, progress=lambda m: None))
         figures["llm_load_s"] = round(t_llm, 1)
         store = ChunkStore.from_settings(settings, embedder.name)
-        bot = QABot(HybridRetriever(store, embedder, settings.store_dir), llm, settings)
+        bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
         _, t_warm = timed(bot.warm_up)
         figures["llm_warm_up_s"] = round(t_warm, 1)
         rows = [json.loads(line) for line in args.questions.open()][: args.max_questions]

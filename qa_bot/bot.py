@@ -6,7 +6,6 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from .citations import adds_information, cited_sentences, supports
@@ -68,14 +67,7 @@ class QABot:
         if require_documents and store.count() == 0:
             where = settings.chroma_host or settings.store_dir
             raise StoreError(f"the store at {where} holds no articles: run `qa-bot ingest corpus/` first")
-        retriever = HybridRetriever(
-            store,
-            embedder,
-            Path(settings.store_dir),
-            candidates=settings.candidates,
-            rrf_k=settings.rrf_k,
-            keyword_weight=settings.keyword_weight,
-        )
+        retriever = HybridRetriever.from_settings(store, embedder, settings)
         return cls(retriever, load_chat_model(settings) if load_llm else None, settings)
 
     def warm_up(self) -> None:

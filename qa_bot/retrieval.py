@@ -49,6 +49,20 @@ class HybridRetriever:
         self._index_mtime: float | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_settings(
+        cls, store: ChunkStore, embedder: SentenceTransformerEmbeddings, settings
+    ) -> HybridRetriever:
+        """The retriever with the fusion settings of ``settings`` (one place builds it)."""
+        return cls(
+            store,
+            embedder,
+            Path(settings.store_dir),
+            candidates=settings.candidates,
+            rrf_k=settings.rrf_k,
+            keyword_weight=settings.keyword_weight,
+        )
+
     def keyword_index(self) -> KeywordIndex:
         """The keyword index, reloaded when another process rewrote it, rebuilt when stale."""
         with self._lock:

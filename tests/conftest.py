@@ -60,7 +60,7 @@ def bot_for(settings, embedder, llm):
     from qa_bot.store import ChunkStore
 
     store = ChunkStore.from_settings(settings, embedder.name)
-    return QABot(HybridRetriever(store, embedder, settings.store_dir), llm, settings)
+    return QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +69,7 @@ def retriever(founding_settings, embedder):
     from qa_bot.store import ChunkStore
 
     store = ChunkStore.from_settings(founding_settings, embedder.name)
-    return HybridRetriever(store, embedder, founding_settings.store_dir)
+    return HybridRetriever.from_settings(store, embedder, founding_settings)
 
 
 @pytest.fixture(scope="session")
