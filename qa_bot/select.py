@@ -42,12 +42,13 @@ def select_snippets(
     min_chars: int = 25,
 ) -> list[Snippet]:
     """The ``max_snippets`` best sentences of ``passages`` for ``question``, best first."""
-    candidates: list[tuple[int, int, int]] = []  # (passage index, start, end)
-    for i, p in enumerate(passages):
-        candidates.extend((i, s, e) for s, e in sentence_spans(p.text) if e - s >= min_chars)
+    spans = [sentence_spans(p.text) for p in passages]
+    candidates: list[tuple[int, int]] = []  # (passage index, sentence index)
+    for i, passage_spans in enumerate(spans):
+        candidates.extend((i, j) for j, (s, e) in enumerate(passage_spans) if e - s >= min_chars)
     if not candidates:
         return []
-    texts = [passages[i].text[s:e] for i, s, e in candidates]
+    texts = [passages[i].text[slice(*spans[i][j])] for i, j in candidates]
     dense = np.zeros(len(texts), dtype=np.float32)
     if embedder is not None:
         q = np.asarray(question_vector if question_vector is not None else embedder.embed_query(question))
@@ -62,16 +63,17 @@ def select_snippets(
     for idx in np.argsort(-scores, kind="stable"):
         if len(snippets) == max_snippets:
             break
-        i, s, e = candidates[idx]
-        start = _with_context(passages[i].text, s, context_chars, min_chars)
+        i, j = candidates[idx]
+        s, e = spans[i][j]
+        start = _with_context(spans[i][:j], s, context_chars, min_chars)
         if any(o.passage is passages[i] and o.start < e and start < o.end for o in snippets):
             continue  # overlaps a better snippet of the same passage (often as its context)
         snippets.append(Snippet(passages[i], start, e, float(scores[idx])))
     return snippets
 
 
-def _with_context(text: str, start: int, context_chars: int, min_chars: int) -> int:
-    before = sentence_spans(text[:start])
+def _with_context(before: list[tuple[int, int]], start: int, context_chars: int, min_chars: int) -> int:
+    """Start of the snippet: the previous sentence's start when it is short context."""
     # A dateline or a heading ("Jakarta, CNN Indonesia —") is no context worth reading.
     if before and min_chars <= before[-1][1] - before[-1][0] <= context_chars:
         return before[-1][0]

@@ -110,11 +110,11 @@ def _clean(text: str) -> str:
 
 
 def _link_markers(text: str, answer: Answer, key: str) -> str:
-    urls = {c.number: c.url for c in answer.citations}
+    cited = {c.number for c in answer.citations}
 
     def link(m: re.Match) -> str:
         n = int(m.group(1))
-        if n not in urls:
+        if n not in cited:
             return m.group()
         return f'<a class="qa-cite" href="#{key}-src-{n}" title="source {n}">[{n}]</a>'
 
