@@ -95,12 +95,12 @@ class Settings(BaseSettings):
         default=3, description="Best sentences (with their context) the model reads, numbered [1]..[n]."
     )
     candidates: int = Field(default=30, description="Candidates each retriever contributes to fusion.")
-    rrf_k: int = Field(default=60, description="Reciprocal rank fusion constant.")
     keyword_weight: float = Field(
-        default=3.0,
+        default=0.1,
         description=(
-            "Weight of the keyword side in fusion, scaled by the share of query words the corpus "
-            "knows and by how decisive BM25's ranking is (chosen on FacQA and TyDi train questions)."
+            "Weight of the normalised BM25 score added to the cosine similarity, scaled by the "
+            "share of query words the corpus knows and by how decisive BM25's ranking is (chosen "
+            "on FacQA and TyDi train questions)."
         ),
     )
     # The web app
