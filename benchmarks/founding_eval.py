@@ -52,7 +52,10 @@ def main() -> None:
             cited += ok and cite_ok
             first_tokens.append(answer.timings.get("first_token_s", 0.0))
             mark = "ok " if ok and cite_ok else "BAD"
-            print(f"{mark} {row['question']}\n    model: {''.join(raw).strip()}\n    final: {answer.text}")
+            print(
+                f"{mark} {row['question']}\n    model: {''.join(raw).strip()}\n    final: {answer.text}"
+                f"\n    refusal_p: {answer.refusal_p}"
+            )
         n = len(rows)
         print(
             f"\nanswered correctly {correct}/{n}, correctly and with the right citation {cited}/{n}, "

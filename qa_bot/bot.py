@@ -8,10 +8,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .citations import adds_information, cited_sentences, supports
+from .citations import adds_information, cited_sentences, restore_numbers, supports
 from .condense import clean_rewrite, condense_messages, needs_rewrite
 from .config import Settings, get_settings
-from .prompt import NOT_FOUND_MESSAGES, build_messages, is_refusal
+from .prompt import NOT_FOUND_MESSAGES, NOT_FOUND_TOKEN, build_messages, is_refusal
 from .retrieval import HybridRetriever
 from .select import Snippet, select_snippets
 from .store import ChunkStore, StoreError
@@ -137,20 +137,51 @@ class QABot:
         messages = build_messages(search, [s.text for s in snippets], language)
         parts: list[str] = []
         t1 = time.perf_counter()
-        for chunk in self.llm.stream(messages):
+        refusal_p = None
+        probe = self._probe_kwargs(language, snippets)
+        for chunk in self.llm.stream(messages, **probe):
             text = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
             if not text:
                 continue
             if not parts:
                 timings["first_token_s"] = time.perf_counter() - t0
+                refusal_p = chunk.response_metadata.get("first_token_p")
             parts.append(text)
             yield Token(text)
         timings["generation_s"] = time.perf_counter() - t1
         answer = finalize("".join(parts), search, snippets, language)
         timings["total_s"] = time.perf_counter() - t0
         yield replace(
-            answer, question=question, passages=tuple(passages), timings=timings, rewritten=rewritten
+            answer,
+            question=question,
+            passages=tuple(passages),
+            timings=timings,
+            rewritten=rewritten,
+            refusal_p=None if refusal_p is None else round(refusal_p, 4),
         )
+
+    def _probe_kwargs(self, language: str, snippets: list[Snippet]) -> dict[str, Any]:
+        """Let a calibrated threshold on the refusal token's probability decide (in-process model).
+
+        Greedy decoding refuses whenever NOT_FOUND is the single likeliest first token; the
+        threshold instead refuses exactly when its probability exceeds a value chosen on
+        train questions, and otherwise makes the model give its best answer (which the
+        citation check then vets). Cross-lingual questions get their own threshold: an English
+        question over Indonesian passages leaves the model unsure (0.15-0.5 measured on
+        answerable questions) where a same-language one is sure (< 0.005).
+        OpenAI-compatible servers report this only with logprobs, which llama.cpp's server
+        computes for every prompt token, so there the model's own greedy choice decides.
+        """
+        from .llamacpp_chat import LlamaCppChat
+
+        if not isinstance(self.llm, LlamaCppChat):
+            return {}
+        passages_language = detect_language(" ".join(s.text for s in snippets))
+        if language == passages_language:
+            threshold = self.settings.abstain_threshold
+        else:
+            threshold = self.settings.abstain_threshold_crosslingual
+        return {"watch_token": NOT_FOUND_TOKEN, "force_above": threshold}
 
     def _condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         reply = self.llm.invoke(condense_messages(question, history), max_tokens=60)
@@ -180,7 +211,7 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
         if not valid:
             valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
         if valid:
-            kept.append((sentence.text, valid))
+            kept.append((restore_numbers(sentence.text, snippets[valid[0] - 1].text), valid))
         elif not adds_information(sentence.text, question):
             kept.append((sentence.text, []))
     if not any(cites for _, cites in kept):

@@ -147,6 +147,35 @@ def supports(sentence: str, passage: str, question: str = "", context: str = "")
     return any(_similar(t, passage_tokens) for t in new_tokens if not t.isdigit())
 
 
+_BROKEN_THOUSANDS = re.compile(r"\b\d{1,3}(?:[.,] \d{3})+\b")
+
+
+def restore_numbers(sentence: str, passage: str) -> str:
+    """Write the sentence's numbers the way the passage does, where the values agree.
+
+    Small models reformat numbers ("1.500" becomes "1,500" or "1, 500"); the passage's
+    spelling is the one the reader can find in the citation.
+
+    Example:
+        >>> restore_numbers("About 1, 500 troops.", "sekitar 1.500 pasukan khusus")
+        'About 1.500 troops.'
+        >>> restore_numbers("Pukul 15:00.", "setelah pukul 15.00 waktu setempat")
+        'Pukul 15.00.'
+    """
+    spelled: dict[str, str] = {}
+    for m in _NUMBER.finditer(passage):
+        spelled.setdefault(_canonical(m.group()), m.group())
+
+    def rewrite(m: re.Match) -> str:
+        raw = m.group()
+        if raw in passage:
+            return raw
+        return spelled.get(_canonical(raw.replace(" ", "")), raw)
+
+    sentence = _BROKEN_THOUSANDS.sub(rewrite, sentence)
+    return _NUMBER.sub(rewrite, sentence)
+
+
 def adds_information(sentence: str, question: str) -> bool:
     """Whether the sentence says anything beyond restating the question."""
     question_tokens = set(keyword_tokens(question))

@@ -103,6 +103,17 @@ class Settings(BaseSettings):
             "on FacQA and TyDi train questions)."
         ),
     )
+    abstain_threshold: float = Field(
+        default=0.02,
+        description=(
+            "Refuse when the model's first-step probability of its refusal token exceeds this, "
+            "otherwise make it answer (in-process llama.cpp only; chosen on train questions)."
+        ),
+    )
+    abstain_threshold_crosslingual: float = Field(
+        default=0.5,
+        description="The same for a question in another language than the passages (the model is less sure).",
+    )
     # The web app
     app_host: str = Field(default="127.0.0.1", description="Address the chat binds to.")
     app_port: int = Field(default=7860, description="Port of the chat.")

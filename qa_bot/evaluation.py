@@ -30,6 +30,7 @@ class QAItem:
     answers: tuple[str, ...]
     doc_id: str
     answerable: bool = True
+    lang: str = "id"
 
 
 @dataclass
@@ -48,6 +49,8 @@ class ItemResult:
     citations_with_answer: int = 0
     first_token_s: float | None = None
     total_s: float | None = None
+    refusal_p: float | None = None
+    lang: str = "id"
 
 
 def load_qa(path: Path, split: str | None = None, limit: int | None = None) -> list[QAItem]:
@@ -68,6 +71,7 @@ def load_qa(path: Path, split: str | None = None, limit: int | None = None) -> l
                     answers=answers,
                     doc_id=str(row["doc_id"]),
                     answerable=bool(row.get("answerable", bool(answers))),
+                    lang=str(row.get("lang") or "id"),
                 )
             )
             if limit and len(items) >= limit:
@@ -118,13 +122,16 @@ def evaluate(
         retrieval_ms = 1000 * (time.perf_counter() - t0)
         articles = list(dict.fromkeys(p.article_id for p in passages))[:depth]
         rank = articles.index(item.doc_id) + 1 if item.doc_id in articles else None
-        result = ItemResult(item.id, item.question, item.doc_id, rank, retrieval_ms, item.answerable)
+        result = ItemResult(
+            item.id, item.question, item.doc_id, rank, retrieval_ms, item.answerable, lang=item.lang
+        )
         if not retrieval_only:
             answer = bot.ask(item.question)
             result.answer = answer.text
             result.found = answer.found
             result.first_token_s = answer.timings.get("first_token_s")
             result.total_s = answer.timings.get("total_s")
+            result.refusal_p = answer.refusal_p
             if item.answerable:
                 result.correct = answer.found and contains_answer(answer.text, item.answers)
                 result.f1 = token_f1(answer.text, item.answers) if answer.found else 0.0
@@ -161,29 +168,27 @@ class Summary:
 
 
 def summarise(results: Sequence[ItemResult]) -> Summary:
-    """Recall@k and MRR over answerable questions; answer, abstention and citation figures."""
+    """Recall@k and MRR over answerable questions; answer, abstention and citation figures.
+
+    When the questions come in several languages, R@1, R@5, MRR and accuracy are also given
+    per language (``R@1[en]``), so cross-lingual retrieval can be compared with monolingual.
+    """
     answerable = [r for r in results if r.answerable]
     summary = Summary(questions=len(results), answerable=len(answerable))
-    n = len(answerable) or 1
-    for k in RECALL_AT:
-        summary.retrieval[f"R@{k}"] = round(
-            sum(r.rank is not None and r.rank <= k for r in answerable) / n, 3
-        )
-    summary.retrieval["MRR"] = round(sum(1 / r.rank for r in answerable if r.rank) / n, 3)
+    summary.retrieval = _retrieval_figures(answerable)
     asked = [r for r in results if r.found is not None]
     if asked:
-        ans = [r for r in asked if r.answerable]
-        unans = [r for r in asked if not r.answerable]
-        abstained = [r for r in asked if not r.found]
-        cited = sum(r.citations for r in ans)
-        summary.answers = {
-            "accuracy": _ratio(sum(bool(r.correct) for r in ans), len(ans)),
-            "token_f1": round(sum(r.f1 or 0.0 for r in ans) / len(ans), 3) if ans else None,
-            "answered_with_citation": _ratio(sum(r.citations > 0 for r in ans), len(ans)),
-            "citation_precision": _ratio(sum(r.citations_with_answer for r in ans), cited),
-            "abstention_recall": _ratio(sum(not r.found for r in unans), len(unans)),
-            "abstention_precision": _ratio(sum(not r.answerable for r in abstained), len(abstained)),
-        }
+        summary.answers = _answer_figures(asked)
+    languages = sorted({r.lang for r in results})
+    if len(languages) > 1:
+        for lang in languages:
+            figures = _retrieval_figures([r for r in answerable if r.lang == lang])
+            for key in ("R@1", "R@5", "MRR"):
+                summary.retrieval[f"{key}[{lang}]"] = figures[key]
+            if asked:
+                summary.answers[f"accuracy[{lang}]"] = _answer_figures([r for r in asked if r.lang == lang])[
+                    "accuracy"
+                ]
     retrieval_ms = [r.retrieval_ms for r in results]
     first = [r.first_token_s for r in asked if r.first_token_s is not None] if asked else []
     total = [r.total_s for r in asked if r.total_s is not None] if asked else []
@@ -192,6 +197,30 @@ def summarise(results: Sequence[ItemResult]) -> Summary:
             value = _pct(values, q)
             summary.latency[f"{name}_p{q}"] = None if value is None else round(value, 3)
     return summary
+
+
+def _retrieval_figures(answerable: Sequence[ItemResult]) -> dict[str, float]:
+    n = len(answerable) or 1
+    figures = {
+        f"R@{k}": round(sum(r.rank is not None and r.rank <= k for r in answerable) / n, 3) for k in RECALL_AT
+    }
+    figures["MRR"] = round(sum(1 / r.rank for r in answerable if r.rank) / n, 3)
+    return figures
+
+
+def _answer_figures(asked: Sequence[ItemResult]) -> dict[str, float | None]:
+    ans = [r for r in asked if r.answerable]
+    unans = [r for r in asked if not r.answerable]
+    abstained = [r for r in asked if not r.found]
+    cited = sum(r.citations for r in ans)
+    return {
+        "accuracy": _ratio(sum(bool(r.correct) for r in ans), len(ans)),
+        "token_f1": round(sum(r.f1 or 0.0 for r in ans) / len(ans), 3) if ans else None,
+        "answered_with_citation": _ratio(sum(r.citations > 0 for r in ans), len(ans)),
+        "citation_precision": _ratio(sum(r.citations_with_answer for r in ans), cited),
+        "abstention_recall": _ratio(sum(not r.found for r in unans), len(unans)),
+        "abstention_precision": _ratio(sum(not r.answerable for r in abstained), len(abstained)),
+    }
 
 
 def _ratio(num: int, den: int) -> float | None:

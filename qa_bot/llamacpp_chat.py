@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -93,14 +94,60 @@ class LlamaCppChat(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        """Stream the reply, optionally letting the first step's probability of a token decide.
+
+        With ``watch_token="WORD"`` the first chunk's metadata carries ``first_token_p``, the
+        probability the model gave WORD's first token at the first step. With ``force_above=t``
+        as well, that token is forced when its probability exceeds ``t`` and banned otherwise,
+        so a calibrated threshold, not the greedy argmax, decides between refusing and answering.
+        """
+        watch = kwargs.pop("watch_token", None)
+        force_above = kwargs.pop("force_above", None)
+        request = self._request(messages, stop, **kwargs)
+        probe: dict[str, float] = {}
         with self._lock:
-            for part in self._llama.create_chat_completion(
-                stream=True, **self._request(messages, stop, **kwargs)
-            ):
+            if watch:
+                decide = _FirstStep(self._token_id(watch), force_above, probe)
+                request["logits_processor"] = [decide]
+            first = True
+            for part in self._llama.create_chat_completion(stream=True, **request):
                 delta = part["choices"][0]["delta"].get("content")
                 if not delta:
                     continue
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                metadata = {"first_token_p": probe["p"]} if first and "p" in probe else {}
+                first = False
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta, response_metadata=metadata))
                 if run_manager:
                     run_manager.on_llm_new_token(delta, chunk=chunk)
                 yield chunk
+
+    def _token_id(self, word: str) -> int:
+        return self._llama.tokenize(word.encode(), add_bos=False, special=False)[0]
+
+
+class _FirstStep:
+    """A llama.cpp logits processor for the first sampling step only.
+
+    It records softmax(logits)[token_id] and, given ``force_above``, forces or bans that
+    token. It reads the logits llama.cpp computes anyway, so it costs nothing; asking for
+    logprobs instead would need ``logits_all`` (a vocabulary-sized row per context token).
+    """
+
+    def __init__(self, token_id: int, force_above: float | None, out: dict[str, float]) -> None:
+        self.token_id, self.force_above, self.out = token_id, force_above, out
+
+    def __call__(self, input_ids, scores):
+        if "p" in self.out:
+            return scores
+        shifted = np.exp(scores - scores.max())
+        p = float(shifted[self.token_id] / shifted.sum())
+        self.out["p"] = p
+        if self.force_above is None:
+            return scores
+        decided = scores.copy()
+        if p > self.force_above:
+            decided[:] = -np.inf
+            decided[self.token_id] = 0.0
+        else:
+            decided[self.token_id] = -np.inf
+        return decided

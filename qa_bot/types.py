@@ -60,6 +60,8 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # The standalone question searched for, when a follow-up was rewritten ("" otherwise).
     rewritten: str = ""
+    # The model's first-step probability of refusing (None when the model cannot report it).
+    refusal_p: float | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (used by ``qa-bot ask --json`` and the app's API)."""

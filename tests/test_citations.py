@@ -148,3 +148,9 @@ def test_finalize_drops_unsupported_sentence_keeps_supported_one():
 def test_finalize_refusals_become_not_found_in_question_language(raw):
     answer = finalize(raw, "Siapa pemenang Piala Dunia?", SNIPPETS, "id")
     assert (answer.text, answer.citations, answer.found) == (NOT_FOUND_MESSAGES["id"], (), False)
+
+
+@pytest.mark.parametrize("written", ["1, 500", "1,500", "1500"])
+def test_finalize_writes_numbers_as_the_cited_passage_does(written):
+    answer = finalize(f"About {written} troops arrived [3].", "How many troops arrived?", SNIPPETS, "en")
+    assert answer.text == "About 1.500 troops arrived [1]."

@@ -70,3 +70,21 @@ def test_summarise_exact_figures():
         "questions" + " " * 15 + "4",
         "answerable" + " " * 14 + "3",
     ]
+
+
+def test_summarise_splits_figures_by_language_when_mixed():
+    results = [
+        ItemResult("1", "q", "d1", 1, 1.0, True, "A", True, True, 1.0, 1, 1, lang="en"),
+        ItemResult("2", "q", "d2", 2, 1.0, True, "B", True, False, 0.0, 1, 0, lang="en"),
+        ItemResult("3", "q", "d3", 1, 1.0, True, "C", True, True, 1.0, 1, 1, lang="id"),
+    ]
+    s = summarise(results)
+    assert (s.retrieval["R@1[en]"], s.retrieval["MRR[en]"], s.retrieval["R@1[id]"]) == (0.5, 0.75, 1.0)
+    assert (s.answers["accuracy[en]"], s.answers["accuracy[id]"]) == (0.5, 1.0)
+    assert "R@1[id]" not in summarise(results[2:]).retrieval  # one language: no split
+
+
+def test_load_qa_reads_language(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"id": "a", "question": "q", "answers": ["x"], "doc_id": "d", "lang": "en"}))
+    assert load_qa(path)[0].lang == "en"
