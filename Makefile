@@ -55,6 +55,7 @@ eval: setup  ## full evaluation on the valid splits (JSON + PNG in eval-results/
 	$(BIN)/qa-bot eval --corpus $(DATA)/facqa/corpus.jsonl --qa $(DATA)/facqa/qa.jsonl
 	$(BIN)/qa-bot eval --corpus $(DATA)/tydiqa_id/corpus.jsonl --qa $(DATA)/tydiqa_id/qa.jsonl
 	$(BIN)/qa-bot eval --corpus $(DATA)/idk_mrc/corpus.jsonl --qa $(DATA)/idk_mrc/qa.jsonl
+	$(BIN)/qa-bot eval --corpus $(DATA)/indosum/corpus.jsonl --qa benchmarks/crosslingual/qa.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache
