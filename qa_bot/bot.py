@@ -6,11 +6,13 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from .citations import adds_information, cited_sentences, restore_numbers, supports
 from .condense import clean_rewrite, condense_messages, needs_rewrite
 from .config import Settings, get_settings
+from .dates import with_absolute_dates
 from .prompt import NOT_FOUND_MESSAGES, NOT_FOUND_TOKEN, build_messages, is_refusal
 from .retrieval import HybridRetriever
 from .select import Snippet, select_snippets
@@ -211,7 +213,9 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
         if not valid:
             valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
         if valid:
-            kept.append((restore_numbers(sentence.text, snippets[valid[0] - 1].text), valid))
+            source = snippets[valid[0] - 1]
+            text = restore_numbers(sentence.text, source.text)
+            kept.append((with_absolute_dates(text, _day(source.passage.published), language), valid))
         elif not adds_information(sentence.text, question):
             kept.append((sentence.text, []))
     if not any(cites for _, cites in kept):
@@ -237,6 +241,14 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     if end:
         return f"{body[: end.start()]} {markers}{end.group()}"
     return f"{body} {markers}"
+
+
+def _day(published: str) -> date | None:
+    """The publication day of an ISO date or datetime ("" when unknown)."""
+    try:
+        return date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
 
 
 def _supported(sentence: str, snippet: Snippet, question: str) -> bool:

@@ -109,7 +109,7 @@ def test_finalize_renumbers_citations_in_order_of_appearance():
         SNIPPETS,
         "en",
     )
-    assert answer.text == "The council meets on Wednesday (30/10) after 15.00 [1]."
+    assert answer.text == "The council meets on Wednesday 30 October 2024 after 15.00 [1]."
     assert [(c.number, c.chunk_id, c.quote) for c in answer.citations] == [(1, "c1", MEETING)]
     assert (
         answer.citations[0].text[answer.citations[0].quote_start : answer.citations[0].quote_end] == MEETING
@@ -154,3 +154,34 @@ def test_finalize_refusals_become_not_found_in_question_language(raw):
 def test_finalize_writes_numbers_as_the_cited_passage_does(written):
     answer = finalize(f"About {written} troops arrived [3].", "How many troops arrived?", SNIPPETS, "en")
     assert answer.text == "About 1.500 troops arrived [1]."
+
+
+@pytest.mark.parametrize(
+    ("raw", "language", "expected"),
+    [
+        (
+            "Pertemuan berlangsung Rabu (30/10) setelah pukul 15.00 [2].",
+            "id",
+            "Pertemuan berlangsung Rabu, 30 Oktober 2024 setelah pukul 15.00 [1].",
+        ),
+        (
+            "The council meets on Wednesday (30/10) after 15.00 [2].",
+            "en",
+            "The council meets on Wednesday 30 October 2024 after 15.00 [1].",
+        ),
+    ],
+)
+def test_finalize_writes_dates_out_from_publication_date_and_quote_keeps_source_wording(
+    raw, language, expected
+):
+    answer = finalize(raw, "Kapan pertemuan?", SNIPPETS, language)
+    assert answer.text == expected
+    assert answer.citations[0].quote == MEETING
+
+
+def test_finalize_leaves_dates_alone_without_publication_date():
+    from dataclasses import replace
+
+    undated = [replace(s, passage=replace(s.passage, published="")) for s in SNIPPETS]
+    answer = finalize("The council meets on Wednesday (30/10) after 15.00 [2].", "When?", undated, "en")
+    assert answer.text == "The council meets on Wednesday (30/10) after 15.00 [1]."

@@ -42,8 +42,10 @@ def test_passages_carry_provenance(retriever):
     [
         (SearchFilters(sources=("CNN Indonesia",)), 3),
         (SearchFilters(sources=("Kompas",)), 0),
-        # The founding article has no publication date yet, so any date range excludes it.
-        (SearchFilters(published_from=date(2024, 1, 1)), 0),
+        # The founding article was published on 2024-10-29 (its front matter).
+        (SearchFilters(published_from=date(2024, 10, 29), published_to=date(2024, 10, 29)), 3),
+        (SearchFilters(published_from=date(2024, 10, 30)), 0),
+        (SearchFilters(published_to=date(2024, 10, 28)), 0),
     ],
 )
 def test_filters_apply_to_both_retrievers(retriever, filters, count):

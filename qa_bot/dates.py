@@ -1,0 +1,226 @@
+"""Dates written relative to an article's publication date, resolved to calendar dates.
+
+News rarely writes a full date: "Rabu (30/10)", "18-19 Juni", "kemarin", "pekan lalu",
+"next Thursday". Each means one day or a range of days once the publication date is known,
+and the year follows from it too (the reading nearest the publication date wins, so a
+December article's "(3/1)" is next January). Nothing is resolved without a publication
+date: a missing date stays missing.
+
+Example:
+    >>> found = resolve_dates("Rapat digelar Rabu (30/10).", date(2024, 10, 29))
+    >>> [(d.text, d.first.isoformat()) for d in found]
+    [('Rabu (30/10)', '2024-10-30')]
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class ResolvedDate:
+    """``text`` (at ``start:end`` of the source) means the days ``first`` to ``last``."""
+
+    start: int
+    end: int
+    text: str
+    first: date
+    last: date
+
+
+WEEKDAYS = {
+    # Indonesian, then English; Monday = 0 as in date.weekday().
+    "senin": 0, "selasa": 1, "rabu": 2, "kamis": 3, "jumat": 4, "jum'at": 4, "sabtu": 5,
+    "minggu": 6, "ahad": 6,
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+}  # fmt: skip
+MONTHS = {
+    "januari": 1, "februari": 2, "maret": 3, "april": 4, "mei": 5, "juni": 6, "juli": 7,
+    "agustus": 8, "september": 9, "oktober": 10, "november": 11, "desember": 12,
+    "january": 1, "february": 2, "march": 3, "may": 5, "june": 6, "july": 7, "august": 8,
+    "october": 10, "december": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "agu": 8, "agt": 8, "aug": 8,
+    "sep": 9, "sept": 9, "okt": 10, "oct": 10, "nov": 11, "des": 12, "dec": 12,
+}  # fmt: skip
+# Days counted from the publication date.
+DAY_WORDS = {
+    "kemarin lusa": -2, "kemarin": -1, "hari ini": 0, "besok": 1, "esok": 1, "lusa": 2,
+    "the day before yesterday": -2, "yesterday": -1, "today": 0, "tomorrow": 1,
+    "the day after tomorrow": 2,
+}  # fmt: skip
+PAST = ("lalu", "kemarin", "silam", "sebelumnya", "last", "previous", "past")
+NEXT = ("depan", "mendatang", "berikutnya", "next", "coming")
+UNITS = {"pekan": "week", "minggu": "week", "week": "week", "bulan": "month", "month": "month",
+         "tahun": "year", "year": "year"}  # fmt: skip
+
+_WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_UNIT = "|".join(UNITS)
+_PAST, _NEXT = "|".join(PAST), "|".join(NEXT)
+
+_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
+    # "Rabu (30/10)", "Senin (21/10/2024)", "Wednesday (30/10)"
+    ("weekday_dm", re.compile(rf"\b({_WEEKDAY})\s*\((\d{{1,2}})/(\d{{1,2}})(?:/(\d{{2,4}}))?\)", re.I)),
+    # "18-19 Juni", "30 Oktober 2024", "30 October"
+    ("day_month", re.compile(
+        rf"\b(\d{{1,2}})(?:\s*(?:-|–|s/d|sampai|hingga|to)\s*(\d{{1,2}}))?\s+({_MONTH})\.?(?:\s+(\d{{4}}))?\b",
+        re.I,
+    )),
+    # "October 30", "October 30, 2024", "June 18-19"
+    ("month_day", re.compile(
+        rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:\s*(?:-|–|to)\s*(\d{{1,2}}))?(?:,?\s+(\d{{4}}))?\b", re.I
+    )),
+    # "pekan lalu", "bulan depan", "tahun lalu"
+    ("unit_after", re.compile(rf"\b({_UNIT})\s+({_PAST}|{_NEXT})\b", re.I)),
+    # "last week", "next month"
+    ("unit_before", re.compile(rf"\b({_PAST}|{_NEXT})\s+({_UNIT})\b", re.I)),
+    # "Kamis depan", "Senin lalu"
+    ("weekday_after", re.compile(rf"\b({_WEEKDAY})\s+({_PAST}|{_NEXT})\b", re.I)),
+    # "next Thursday", "last Monday"
+    ("weekday_before", re.compile(rf"\b({_PAST}|{_NEXT})\s+({_WEEKDAY})\b", re.I)),
+    # "kemarin", "yesterday", "hari ini"
+    ("day_word", re.compile(r"\b(" + "|".join(sorted(DAY_WORDS, key=len, reverse=True)) + r")\b", re.I)),
+)  # fmt: skip
+
+
+def resolve_dates(text: str, published: date | None) -> list[ResolvedDate]:
+    """Every date expression in ``text`` resolved against ``published``, in text order.
+
+    Overlapping matches keep the earliest-listed pattern ("Minggu (27/10)" is a Sunday with
+    a date, not "minggu" the week). Impossible dates ("31/2") are skipped.
+    """
+    if published is None:
+        return []
+    taken: list[tuple[int, int]] = []
+    found: list[ResolvedDate] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if any(m.start() < e and s < m.end() for s, e in taken):
+                continue
+            days = _resolve(kind, m, published)
+            if days is None:
+                continue
+            taken.append((m.start(), m.end()))
+            found.append(ResolvedDate(m.start(), m.end(), m.group(), *days))
+    return sorted(found, key=lambda d: d.start)
+
+
+def _resolve(kind: str, m: re.Match, published: date) -> tuple[date, date] | None:
+    g = [x.lower() if x else x for x in m.groups()]
+    if kind == "weekday_dm":
+        day = _nearest(int(g[1]), int(g[2]), published, _year(g[3]))
+        return (day, day) if day else None
+    if kind == "day_month":
+        first = _nearest(int(g[0]), MONTHS[g[2]], published, _year(g[3]))
+        last = _nearest(int(g[1]), MONTHS[g[2]], published, _year(g[3])) if g[1] else first
+        return (first, last) if first and last and first <= last else None
+    if kind == "month_day":
+        first = _nearest(int(g[1]), MONTHS[g[0]], published, _year(g[3]))
+        last = _nearest(int(g[2]), MONTHS[g[0]], published, _year(g[3])) if g[2] else first
+        return (first, last) if first and last and first <= last else None
+    if kind in ("unit_after", "unit_before"):
+        unit, direction = (g[0], g[1]) if kind == "unit_after" else (g[1], g[0])
+        return _period(UNITS[unit], -1 if direction in PAST else 1, published)
+    if kind in ("weekday_after", "weekday_before"):
+        name, direction = (g[0], g[1]) if kind == "weekday_after" else (g[1], g[0])
+        day = _weekday(WEEKDAYS[name], -1 if direction in PAST else 1, published)
+        return day, day
+    offset = DAY_WORDS[" ".join(g[0].split())]
+    day = published + timedelta(days=offset)
+    return day, day
+
+
+def _year(text: str | None) -> int | None:
+    if not text:
+        return None
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def _nearest(day: int, month: int, published: date, year: int | None) -> date | None:
+    """The date with this day and month nearest to ``published`` (or in ``year`` if given)."""
+    years = [year] if year else [published.year - 1, published.year, published.year + 1]
+    candidates = []
+    for y in years:
+        try:
+            candidates.append(date(y, month, day))
+        except ValueError:
+            continue
+    return min(candidates, key=lambda d: abs((d - published).days), default=None)
+
+
+def _period(unit: str, direction: int, published: date) -> tuple[date, date]:
+    if unit == "week":
+        monday = published - timedelta(days=published.weekday()) + timedelta(weeks=direction)
+        return monday, monday + timedelta(days=6)
+    if unit == "month":
+        month_index = published.year * 12 + published.month - 1 + direction
+        year, month = divmod(month_index, 12)
+        return date(year, month + 1, 1), date(year, month + 1, calendar.monthrange(year, month + 1)[1])
+    year = published.year + direction
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def _weekday(weekday: int, direction: int, published: date) -> date:
+    """The nearest such weekday strictly after (direction 1) or before (-1) ``published``."""
+    if direction > 0:
+        return published + timedelta(days=(weekday - published.weekday() - 1) % 7 + 1)
+    return published - timedelta(days=(published.weekday() - weekday - 1) % 7 + 1)
+
+
+DAY_NAMES = {
+    "id": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+MONTH_NAMES = {
+    "id": ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+           "Oktober", "November", "Desember"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"),
+}  # fmt: skip
+
+
+def format_days(first: date, last: date, language: str) -> str:
+    """A day or a range of days written out in ``language`` ("Rabu, 30 Oktober 2024").
+
+    Example:
+        >>> format_days(date(2024, 10, 30), date(2024, 10, 30), "en")
+        'Wednesday 30 October 2024'
+        >>> format_days(date(2024, 6, 18), date(2024, 6, 19), "id")
+        '18-19 Juni 2024'
+    """
+    language = language if language in DAY_NAMES else "id"
+    months = MONTH_NAMES[language]
+    if first == last:
+        weekday = DAY_NAMES[language][first.weekday()]
+        comma = "," if language == "id" else ""
+        return f"{weekday}{comma} {first.day} {months[first.month - 1]} {first.year}"
+    if (first.month, first.day, last.month, last.day) == (1, 1, 12, 31) and first.year == last.year:
+        return str(first.year)
+    if first.day == 1 and last == date(last.year, last.month, calendar.monthrange(last.year, last.month)[1]):
+        if (first.year, first.month) == (last.year, last.month):
+            return f"{months[first.month - 1]} {first.year}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}-{last.day} {months[first.month - 1]} {first.year}"
+    if first.year == last.year:
+        return f"{first.day} {months[first.month - 1]} - {last.day} {months[last.month - 1]} {last.year}"
+    return f"{format_days(first, first, language)} - {format_days(last, last, language)}"
+
+
+def with_absolute_dates(sentence: str, published: date | None, language: str) -> str:
+    """``sentence`` with its relative dates written as calendar dates.
+
+    Example:
+        >>> with_absolute_dates("Rapat pada Rabu (30/10) pukul 15.00", date(2024, 10, 29), "id")
+        'Rapat pada Rabu, 30 Oktober 2024 pukul 15.00'
+    """
+    out, at = [], 0
+    for found in resolve_dates(sentence, published):
+        out.append(sentence[at : found.start])
+        out.append(format_days(found.first, found.last, language))
+        at = found.end
+    out.append(sentence[at:])
+    return "".join(out)
