@@ -19,7 +19,7 @@ import yaml
 
 from qa_bot.text import detect_language
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm")
 FIELDS = ("id", "title", "source", "url", "published", "language")
 
 
@@ -75,7 +75,7 @@ def discover(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def _unsupported(path: Path) -> str:
-    return f"unsupported file type {path.suffix or '(none)'}: use .txt, .md or .jsonl"
+    return f"unsupported file type {path.suffix or '(none)'}: use .txt, .md, .jsonl or .html"
 
 
 def load_file(path: Path) -> LoadedFile:
@@ -91,6 +91,11 @@ def load_file(path: Path) -> LoadedFile:
             detail = f": {problems[0]}" if problems else ""
             raise LoadError(f"no article could be read{detail}")
         return LoadedFile(path, tuple(articles), tuple(problems), tuple(notes))
+    if path.suffix.lower() in (".html", ".htm"):
+        from .html import load_html
+
+        article = load_html(path, text)
+        return LoadedFile(path, (article,), (), (*notes, *article.notes))
     meta, body = split_front_matter(text)
     article = make_article(meta, body, default_id=path.stem, path=path)
     return LoadedFile(path, (article,), (), (*notes, *article.notes))

@@ -112,7 +112,7 @@ def test_discover_lists_supported_files_and_reports_others(tmp_path):
     files, skipped = discover(tmp_path)
     assert [f.name for f in files] == ["a.md", "b.txt"]
     assert [(p.name, why) for p, why in skipped] == [
-        ("c.pdf", "unsupported file type .pdf: use .txt, .md or .jsonl")
+        ("c.pdf", "unsupported file type .pdf: use .txt, .md, .jsonl or .html")
     ]
 
 

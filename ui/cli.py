@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("setup", help="prepare the default models (once; shows progress)")
 
-    ing = sub.add_parser("ingest", help="ingest a file or folder of articles (.txt, .md, .jsonl)")
+    ing = sub.add_parser("ingest", help="ingest a file or folder of articles (.txt, .md, .jsonl, .html)")
     ing.add_argument("path")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
