@@ -219,8 +219,9 @@ def test_reingest_and_remove_endpoints_manage_the_corpus(settings_factory, embed
         client = Client(url, verbose=False)
         report, table, _, _ = client.predict(None, api_name="/reingest")
         assert report.startswith("Ingest: added 2, updated 0, unchanged 0, removed 0, skipped 0")
-        assert [row[0] for row in table["data"]] == ["kedua", "000_c2c96c36c1e836fc"]
-        assert table["data"][0][3:] == ["2024-10-28", 1]
+        # Newest first: the founding article is from 2024-10-29.
+        assert [row[0] for row in table["data"]] == ["000_c2c96c36c1e836fc", "kedua"]
+        assert table["data"][1][3:] == ["2024-10-28", 1]
         report, table, _, _ = client.predict("kedua", api_name="/remove")
         moved, summary = report.splitlines()[:2]
         assert moved == "moved kedua.md to .removed/"

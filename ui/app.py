@@ -343,7 +343,9 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
                 fill_height=False,
             )
         with gr.Tab("Corpus"):
-            gr.Markdown(f"Articles live in `{html.escape(str(corpus))}`. Add .txt, .md, .jsonl or .html files.")
+            gr.Markdown(
+                f"Articles live in `{html.escape(str(corpus))}`. Add .txt, .md, .jsonl or .html files."
+            )
             uploads = gr.File(
                 label="Add articles",
                 file_count="multiple",
