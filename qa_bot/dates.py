@@ -113,13 +113,10 @@ def _resolve(kind: str, m: re.Match, published: date) -> tuple[date, date] | Non
     if kind == "weekday_dm":
         day = _nearest(int(g[1]), int(g[2]), published, _year(g[3]))
         return (day, day) if day else None
-    if kind == "day_month":
-        first = _nearest(int(g[0]), MONTHS[g[2]], published, _year(g[3]))
-        last = _nearest(int(g[1]), MONTHS[g[2]], published, _year(g[3])) if g[1] else first
-        return (first, last) if first and last and first <= last else None
-    if kind == "month_day":
-        first = _nearest(int(g[1]), MONTHS[g[0]], published, _year(g[3]))
-        last = _nearest(int(g[2]), MONTHS[g[0]], published, _year(g[3])) if g[2] else first
+    if kind in ("day_month", "month_day"):
+        day, to_day, month, year = g if kind == "day_month" else (g[1], g[2], g[0], g[3])
+        first = _nearest(int(day), MONTHS[month], published, _year(year))
+        last = _nearest(int(to_day), MONTHS[month], published, _year(year)) if to_day else first
         return (first, last) if first and last and first <= last else None
     if kind in ("unit_after", "unit_before"):
         unit, direction = (g[0], g[1]) if kind == "unit_after" else (g[1], g[0])

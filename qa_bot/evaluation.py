@@ -120,8 +120,7 @@ def evaluate(
         t0 = time.perf_counter()
         passages = bot.retriever.retrieve(item.question, depth * 3)
         retrieval_ms = 1000 * (time.perf_counter() - t0)
-        articles = list(dict.fromkeys(p.article_id for p in passages))[:depth]
-        rank = articles.index(item.doc_id) + 1 if item.doc_id in articles else None
+        rank = gold_rank(passages, item.doc_id, depth)
         result = ItemResult(
             item.id, item.question, item.doc_id, rank, retrieval_ms, item.answerable, lang=item.lang
         )
@@ -143,6 +142,12 @@ def evaluate(
         if on_item:
             on_item(result)
     return results
+
+
+def gold_rank(passages, doc_id: str, depth: int | None = None) -> int | None:
+    """1-based rank of ``doc_id`` among the distinct articles of ``passages`` (first ``depth``)."""
+    articles = list(dict.fromkeys(p.article_id for p in passages))[:depth]
+    return articles.index(doc_id) + 1 if doc_id in articles else None
 
 
 def _pct(values: list[float], q: float) -> float | None:
