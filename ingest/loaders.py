@@ -1,4 +1,4 @@
-"""Reading articles from .txt/.md (optional front matter) and .jsonl files.
+"""Reading articles from .txt/.md (optional front matter), .jsonl, .html and feed files.
 
 A loader either returns every article of a file or raises :class:`LoadError`; a file is
 never half-read. JSONL is the exception by design: one bad line is reported and the good
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import yaml
 
+from qa_bot.dates import date_in_first_lines
 from qa_bot.text import detect_language
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm")
+FEED_SUFFIXES = (".xml", ".rss", ".atom")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm", *FEED_SUFFIXES)
 FIELDS = ("id", "title", "source", "url", "published", "language")
 
 
@@ -39,18 +41,24 @@ class Article:
     published: str = ""  # ISO date or datetime, "" when unknown
     language: str = ""
     place: str = ""
-    path: str = ""  # absolute path of the file it came from
+    path: str = ""  # absolute path of the file it came from, or the feed or page URL
     notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """The articles a file gave, plus problems with parts of it (JSONL lines)."""
+    """The articles a file (or URL) gave, plus problems with parts of it (JSONL lines, feed items).
 
-    path: Path
+    ``incremental`` marks a feed or a fetched page: a feed lists only its newest items, so
+    articles it no longer lists are kept, and an article whose id changed is recognised
+    by its URL.
+    """
+
+    path: Path | str
     articles: tuple[Article, ...]
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    incremental: bool = False
 
 
 def discover(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -75,15 +83,25 @@ def discover(path: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def _unsupported(path: Path) -> str:
-    return f"unsupported file type {path.suffix or '(none)'}: use .txt, .md, .jsonl or .html"
+    return (
+        f"unsupported file type {path.suffix or '(none)'}: "
+        "use .txt, .md, .jsonl, .html or an RSS/Atom feed (.xml, .rss, .atom)"
+    )
 
 
-def load_file(path: Path) -> LoadedFile:
+def load_file(path: Path, fetcher=None) -> LoadedFile:
     """Load every article in one file.
+
+    ``fetcher`` (an :class:`ingest.fetch.Fetcher`) fetches the full pages of feed items
+    that carry only a summary; a default one is used when it is not given.
 
     Raises:
         LoadError: the file cannot be read or holds no article.
     """
+    if path.suffix.lower() in FEED_SUFFIXES:
+        from .feeds import load_feed_file
+
+        return load_feed_file(path, read_bytes(path), fetcher)
     text, notes = read_text(path)
     if path.suffix.lower() == ".jsonl":
         articles, problems = _load_jsonl(path, text)
@@ -101,14 +119,20 @@ def load_file(path: Path) -> LoadedFile:
     return LoadedFile(path, (article,), (), (*notes, *article.notes))
 
 
-def read_text(path: Path) -> tuple[str, list[str]]:
-    """Decode a file as UTF-8 (BOM allowed), or Windows-1252 as a reported fallback."""
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a file that is readable and not empty."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(f"cannot read the file ({exc.strerror or exc}): check its permissions") from exc
     if not data.strip():
         raise LoadError("the file is empty")
+    return data
+
+
+def read_text(path: Path) -> tuple[str, list[str]]:
+    """Decode a file as UTF-8 (BOM allowed), or Windows-1252 as a reported fallback."""
+    data = read_bytes(path)
     if b"\x00" in data[:8192]:
         raise LoadError("binary file (NUL bytes): save the article as UTF-8 text")
     try:
@@ -200,8 +224,11 @@ def parse_dateline(body: str) -> tuple[str, str]:
     return place, source
 
 
-def make_article(meta: dict, body: str, *, default_id: str, path: Path) -> Article:
-    """Validate metadata and fill gaps from the text (dateline, language, title)."""
+def make_article(meta: dict, body: str, *, default_id: str, path: Path | str) -> Article:
+    """Validate metadata and fill gaps from the text (dateline, language, title).
+
+    ``path`` is the file the article came from, or (a ``str``) the URL it was fetched from.
+    """
     unknown = sorted(str(k) for k in set(meta) - set(FIELDS))
     notes = (f"ignored field(s) {', '.join(unknown)} (known: {', '.join(FIELDS)})",) if unknown else ()
     body = body.strip("\n\r\ufeff")
@@ -211,16 +238,23 @@ def make_article(meta: dict, body: str, *, default_id: str, path: Path) -> Artic
     article_id = str(meta.get("id") or default_id).strip()
     if not article_id:
         raise LoadError('the "id" is empty')
+    published = normalise_published(meta.get("published"))
+    if not published:
+        stated = date_in_first_lines(body)
+        if stated is not None:
+            published = stated.isoformat()
+            notes = (*notes, f"publication date {published} read from the article's first lines")
     return Article(
         id=article_id,
         text=body,
         title=_str(meta.get("title")) or _title_from_text(body),
         source=_str(meta.get("source")) or dateline_source,
         url=_str(meta.get("url")),
-        published=normalise_published(meta.get("published")),
+        published=published,
         language=_str(meta.get("language")) or detect_language(body[:2000]),
         place=place,
-        path=str(path.resolve()),
+        # A URL is kept as it is: resolving it as a file path would mangle it.
+        path=str(path.resolve()) if isinstance(path, Path) else path,
         notes=notes,
     )
 
@@ -258,10 +292,10 @@ def normalise_published(value: object) -> str:
     return parsed.date().isoformat() if len(text) <= 10 else parsed.isoformat()
 
 
-def iter_articles(files: list[Path]) -> Iterator[tuple[Path, LoadedFile | LoadError]]:
+def iter_articles(files: list[Path], fetcher=None) -> Iterator[tuple[Path, LoadedFile | LoadError]]:
     """Load each file, yielding either its articles or the error that skipped it."""
     for path in files:
         try:
-            yield path, load_file(path)
+            yield path, load_file(path, fetcher)
         except LoadError as exc:
             yield path, exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.config import Settings, get_settings
@@ -20,8 +20,10 @@ from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
 
 from .chunking import Chunk, article_hash, chunk_article
-from .loaders import Article, LoadError, discover, iter_articles
+from .fetch import Fetcher, is_url
+from .loaders import Article, LoadedFile, LoadError, discover, iter_articles
 from .report import IngestReport
+from .web import load_url
 
 # (done, total, label) after each embedded batch; for progress bars in the CLI and the UI.
 ProgressFn = Callable[[int, int, str], None]
@@ -46,56 +48,58 @@ def ingest_path(
     embedder=None,
     progress: ProgressFn | None = None,
     show_progress: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> IngestReport:
-    """Bring the store in line with the articles under ``path`` (a file or a folder).
+    """Bring the store in line with the articles at ``path``: a file, a folder, or an
+    http(s) URL of an RSS/Atom feed or a news page (a ``str``).
 
     Articles previously ingested from files under ``path`` that are gone are removed;
     articles from elsewhere are left alone. Unreadable files are skipped and reported, and
-    articles they held before are kept.
+    articles they held before are kept. A feed (URL or file) only adds and updates: it
+    lists just its newest items, so articles it no longer lists stay. A feed item that
+    got a new id but has the URL of an article already stored updates that article.
+    ``fetcher`` defaults to one built from ``settings`` (timeout, retries).
+
+    Raises:
+        LoadError: ``path`` does not exist, or the URL cannot be fetched or holds no
+            feed or article; the store is left as it was.
 
     Example:
         >>> report = ingest_path("corpus")        # doctest: +SKIP
+        >>> report = ingest_path("https://www.antaranews.com/rss/terkini.xml")  # doctest: +SKIP
         >>> print(report.render())                 # doctest: +SKIP
     """
     started = time.perf_counter()
     settings = settings or get_settings()
-    path = Path(path)
-    files, unsupported = discover(path)  # before loading models: a wrong path fails fast
+    report = IngestReport()
+    url = path.strip() if isinstance(path, str) and is_url(path) else None
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher.from_settings(settings)
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]]
+    scope: Path | None = None  # the folder or file whose vanished articles are removed
+    # Everything is read before the models load: a wrong path or a dead feed fails fast.
+    try:
+        if url is not None:
+            loaded = [(url, load_url(url, fetcher))]
+        else:
+            files, unsupported = discover(Path(path))
+            for p, why in unsupported:
+                report.skipped.append((str(p), why))
+            loaded = list(iter_articles(files, fetcher))
+            scope = Path(path).resolve()
+    finally:
+        if own_fetcher:
+            fetcher.close()
     if embedder is None:
         from qa_bot.models import load_embeddings
 
         embedder = load_embeddings(settings)
     if store is None:
         store = ChunkStore.from_settings(settings, embedder.name)
-    report = IngestReport()
-    for p, why in unsupported:
-        report.skipped.append((str(p), why))
-    articles: list[Article] = []
-    kept_paths: set[str] = set()
-    seen_ids: dict[str, str] = {}
-    for file_path, loaded in iter_articles(files):
-        if isinstance(loaded, LoadError):
-            report.skipped.append((str(file_path), str(loaded)))
-            kept_paths.add(str(file_path.resolve()))
-            continue
-        for problem in loaded.problems:
-            report.skipped.append((str(file_path), problem))
-            kept_paths.add(str(file_path.resolve()))
-        for note in loaded.notes:
-            report.notes.append((str(file_path), note))
-        for article in loaded.articles:
-            if article.id in seen_ids:
-                report.skipped.append(
-                    (
-                        f"{file_path} ({article.id})",
-                        f"duplicate article id, first seen in {seen_ids[article.id]}",
-                    )
-                )
-                continue
-            seen_ids[article.id] = str(file_path)
-            articles.append(article)
+    articles, kept_paths, incremental = _collect(loaded, report)
 
     states = store.article_states()
+    articles = _match_by_url(articles, incremental, states, report)
     plans: list[_Planned] = []
     for article in articles:
         chunks = chunk_article(article, settings.chunk_max_chars)
@@ -152,24 +156,121 @@ def ingest_path(
     if bar is not None:
         bar.close()
 
-    present = {a.id for a in articles}
-    scope = path.resolve()
-    for article_id, state in sorted(states.items()):
-        # Articles of files that failed or had bad lines stay: a broken file loses nothing.
-        if article_id in present or not _within(state.path, scope) or state.path in kept_paths:
-            continue
-        store.delete(sorted(state.chunk_ids))
-        report.chunks_deleted += len(state.chunk_ids)
-        report.removed.append(article_id)
+    if scope is not None:
+        _remove_missing(store, states, {a.id for a in articles}, scope, kept_paths, report)
 
     # The keyword index follows the store: rebuilt when anything changed, or when it is
     # missing or stale (an earlier run was interrupted); left untouched otherwise.
     index_dir = Path(settings.store_dir)
     index = None if report.changed else KeywordIndex.load(index_dir)
     if index is None or index.fingerprint != fingerprint(store.ids()):
-        rebuild_keyword_index(store, index_dir)
+        index = rebuild_keyword_index(store, index_dir)
+    # Near-duplicates are found while the index is built (both read every chunk); the
+    # report names the copies among this run's new and changed articles.
+    for article_id in (*report.added, *report.updated):
+        group = index.copies.get(article_id)
+        if group is not None:
+            others = ", ".join(a for a in group["group"] if a != article_id)
+            report.notes.append(
+                (article_id, f"same story as {others}: answers cite one copy and name the rest")
+            )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _collect(
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]], report: IngestReport
+) -> tuple[list[Article], set[str], set[str]]:
+    """The articles to ingest; the paths whose missing articles must stay (broken files,
+    feeds); the ids of articles from feeds and pages, which may be matched by URL."""
+    articles: list[Article] = []
+    kept_paths: set[str] = set()
+    incremental: set[str] = set()
+    seen_ids: dict[str, str] = {}
+    for origin, result in loaded:
+        key = str(origin.resolve()) if isinstance(origin, Path) else origin
+        if isinstance(result, LoadError):
+            report.skipped.append((str(origin), str(result)))
+            kept_paths.add(key)
+            continue
+        # Articles of files that failed or had bad lines stay: a broken file loses nothing.
+        if result.problems or result.incremental:
+            kept_paths.add(key)
+        for problem in result.problems:
+            report.skipped.append((str(origin), problem))
+        for note in result.notes:
+            report.notes.append((str(origin), note))
+        for article in result.articles:
+            if article.id in seen_ids:
+                report.skipped.append(
+                    (
+                        f"{origin} ({article.id})",
+                        f"duplicate article id, first seen in {seen_ids[article.id]}",
+                    )
+                )
+                continue
+            seen_ids[article.id] = str(origin)
+            articles.append(article)
+            if result.incremental:
+                incremental.add(article.id)
+    return articles, kept_paths, incremental
+
+
+def _match_by_url(
+    articles: list[Article], incremental: set[str], states: dict[str, ArticleState], report: IngestReport
+) -> list[Article]:
+    """Feed and page articles, each under the id of the stored article with its URL when
+    its own id is new: a feed may give an item a new GUID, but its canonical URL stays.
+
+    Only articles that came from a URL or from the same feed file are taken over, so a
+    feed never rewrites an article that a file in a folder still holds. The same URL
+    twice in one run is ingested once.
+    """
+    present = {a.id for a in articles}
+    owners: dict[str, str] = {}
+    for article_id, state in sorted(states.items()):
+        if state.url and article_id not in present:
+            owners.setdefault(state.url, article_id)
+    seen: dict[str, str] = {}
+    matched: list[Article] = []
+    for article in articles:
+        if article.id not in incremental or not article.url:
+            matched.append(article)
+            continue
+        if article.url in seen:
+            first = seen[article.url]
+            report.skipped.append((article.path, f"item {article.id}: same URL as {first} ({article.url})"))
+            continue
+        seen[article.url] = article.id
+        owner = owners.get(article.url) if article.id not in states else None
+        if owner is not None and (is_url(states[owner].path) or states[owner].path == article.path):
+            del owners[article.url]
+            report.notes.append(
+                (article.path, f"item {article.id} has the URL of {owner} ({article.url}): updated {owner}")
+            )
+            article = replace(article, id=owner)
+        matched.append(article)
+    return matched
+
+
+def _remove_missing(
+    store: ChunkStore,
+    states: dict[str, ArticleState],
+    present: set[str],
+    scope: Path,
+    kept_paths: set[str],
+    report: IngestReport,
+) -> None:
+    """Delete the articles of files under ``scope`` that are gone."""
+    for article_id, state in sorted(states.items()):
+        # A URL is no file under the scope (and resolving it as a path would mangle it).
+        if article_id in present or is_url(state.path) or state.path in kept_paths:
+            continue
+        if not _within(state.path, scope):
+            continue
+        store.delete(sorted(state.chunk_ids))
+        report.chunks_deleted += len(state.chunk_ids)
+        report.removed.append(article_id)
 
 
 _GROUP_CHUNKS = 256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -90,6 +91,16 @@ class Settings(BaseSettings):
 
     # Ingest and retrieval
     chunk_max_chars: int = Field(default=500, description="Chunks grow by whole sentences up to this.")
+    fetch_timeout: float = Field(
+        default=15.0, gt=0, description="Seconds to wait to connect to a feed or page, and for each read."
+    )
+    fetch_retries: int = Field(
+        default=2, ge=0, description="Extra tries after a connection error, timeout, HTTP 429 or 5xx."
+    )
+    fetch_user_agent: str = Field(
+        default="",
+        description="User-Agent for fetches (default names qa-bot); add your contact when fetching a lot.",
+    )
     k: int = Field(default=4, description="Passages retrieved per question.")
     snippets: int = Field(
         default=3, description="Best sentences (with their context) the model reads, numbered [1]..[n]."
@@ -101,6 +112,20 @@ class Settings(BaseSettings):
             "Weight of the normalised BM25 score added to the cosine similarity, scaled by the "
             "share of query words the corpus knows and by how decisive BM25's ranking is (chosen "
             "on FacQA and TyDi train questions)."
+        ),
+    )
+    recency_margin: float = Field(
+        default=0.05,
+        description=(
+            "For 'latest'/'terbaru' questions: passages within this much of the best score "
+            "count as on topic, and the newest of them come first."
+        ),
+    )
+    today: date | None = Field(
+        default=None,
+        description=(
+            "The day 'kemarin', 'pekan lalu', 'this month' in questions count from (default: "
+            "the real today; set it to ask an archive as of a past day)."
         ),
     )
     abstain_threshold: float = Field(

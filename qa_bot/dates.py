@@ -29,6 +29,7 @@ class ResolvedDate:
     text: str
     first: date
     last: date
+    kind: str = ""  # which pattern read it ("weekday_dm", "unit_after", ...)
 
 
 WEEKDAYS = {
@@ -57,7 +58,8 @@ UNITS = {"pekan": "week", "minggu": "week", "week": "week", "bulan": "month", "m
          "tahun": "year", "year": "year"}  # fmt: skip
 
 _WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
-_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+# Any month name or abbreviation, as a regex alternation (longest first).
+MONTH_WORDS = "|".join(sorted(MONTHS, key=len, reverse=True))
 _UNIT = "|".join(UNITS)
 _PAST, _NEXT = "|".join(PAST), "|".join(NEXT)
 
@@ -66,12 +68,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
     ("weekday_dm", re.compile(rf"\b({_WEEKDAY})\s*\((\d{{1,2}})/(\d{{1,2}})(?:/(\d{{2,4}}))?\)", re.I)),
     # "18-19 Juni", "30 Oktober 2024", "30 October"
     ("day_month", re.compile(
-        rf"\b(\d{{1,2}})(?:\s*(?:-|–|s/d|sampai|hingga|to)\s*(\d{{1,2}}))?\s+({_MONTH})\.?(?:\s+(\d{{4}}))?\b",
+        rf"\b(\d{{1,2}})(?:\s*(?:-|–|s/d|sampai|hingga|to)\s*(\d{{1,2}}))?\s+({MONTH_WORDS})\.?(?:\s+(\d{{4}}))?\b",
         re.I,
     )),
     # "October 30", "October 30, 2024", "June 18-19"
     ("month_day", re.compile(
-        rf"\b({_MONTH})\.?\s+(\d{{1,2}})(?:\s*(?:-|–|to)\s*(\d{{1,2}}))?(?:,?\s+(\d{{4}}))?\b", re.I
+        rf"\b({MONTH_WORDS})\.?\s+(\d{{1,2}})(?:\s*(?:-|–|to)\s*(\d{{1,2}}))?(?:,?\s+(\d{{4}}))?\b", re.I
     )),
     # "pekan lalu", "bulan depan", "tahun lalu"
     ("unit_after", re.compile(rf"\b({_UNIT})\s+({_PAST}|{_NEXT})\b", re.I)),
@@ -104,7 +106,7 @@ def resolve_dates(text: str, published: date | None) -> list[ResolvedDate]:
             if days is None:
                 continue
             taken.append((m.start(), m.end()))
-            found.append(ResolvedDate(m.start(), m.end(), m.group(), *days))
+            found.append(ResolvedDate(m.start(), m.end(), m.group(), *days, kind))
     return sorted(found, key=lambda d: d.start)
 
 
@@ -128,6 +130,14 @@ def _resolve(kind: str, m: re.Match, published: date) -> tuple[date, date] | Non
     offset = DAY_WORDS[" ".join(g[0].split())]
     day = published + timedelta(days=offset)
     return day, day
+
+
+def published_day(published: str) -> date | None:
+    """The day of an ISO publication date or datetime ("" or a malformed value: None)."""
+    try:
+        return date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
 
 
 def _year(text: str | None) -> int | None:
@@ -213,11 +223,70 @@ def with_absolute_dates(sentence: str, published: date | None, language: str) ->
     Example:
         >>> with_absolute_dates("Rapat pada Rabu (30/10) pukul 15.00", date(2024, 10, 29), "id")
         'Rapat pada Rabu, 30 Oktober 2024 pukul 15.00'
+        >>> with_absolute_dates("Harga naik sejak pekan lalu", date(2024, 10, 29), "id")
+        'Harga naik sejak pekan lalu (21-27 Oktober 2024)'
     """
     out, at = [], 0
     for found in resolve_dates(sentence, published):
         out.append(sentence[at : found.start])
-        out.append(format_days(found.first, found.last, language))
+        written = format_days(found.first, found.last, language)
+        if found.kind in ("unit_after", "unit_before"):
+            # "the previous week" read as "the 27 January - 2 February 2025": keep the words
+            written = f"{found.text} ({written})"
+        out.append(written)
         at = found.end
     out.append(sentence[at:])
     return "".join(out)
+
+
+_TIME = (
+    r"(?:\s*[,|-]?\s*(?:pukul\s+)?\d{1,2}[:.]\d{2}(?:[:.]\d{2})?"
+    r"(?:\s*(?:WIB|WITA|WIT|UTC|GMT)(?:\s*[+-]\d{1,2})?)?)?\s*"
+)
+_LABEL = (
+    r"(?:(?:diterbitkan|dipublikasikan|terbit|published|posted|diperbarui|updated)"
+    r"\s*(?:pada|on)?\s*:?\s*)?"
+)
+_LEAD = rf"{_LABEL}(?:(?:{_WEEKDAY})\s*,?\s*)?"
+_DAY, _YEAR4 = r"(?P<d>\d{1,2})", r"(?P<y>\d{4})"
+_MONTH_NAME = rf"(?P<m>{MONTH_WORDS})\.?"
+# A first line that is only a date ("Selasa, 29 Oktober 2024 10:30 WIB", "29/10/2024" day
+# first as Indonesian writes it, "Published: October 29, 2024"), or a dateline with one
+# ("Jakarta, 29 Oktober 2024 (ANTARA) -").
+_DATE_LINES = (
+    re.compile(rf"{_LEAD}{_DAY}\s+{_MONTH_NAME}\s+{_YEAR4}{_TIME}", re.I),
+    re.compile(rf"{_LEAD}{_MONTH_NAME}\s+{_DAY},?\s+{_YEAR4}{_TIME}", re.I),
+    re.compile(rf"{_LEAD}{_DAY}/(?P<mn>\d{{1,2}})/{_YEAR4}{_TIME}", re.I),
+    re.compile(
+        rf"[A-Z][A-Za-z .'-]{{1,40}},\s*{_DAY}\s+{_MONTH_NAME}\s+{_YEAR4}"
+        r"\s*(?:\([^)\n]{2,30}\))?\s*[—–-]{1,2}.*",
+        re.I,
+    ),
+)
+
+
+def date_in_first_lines(body: str, lines: int = 3) -> date | None:
+    """The publication date an article states at its top, or None.
+
+    Only a line that is nothing but a full date (with weekday, time, "Published:" and the
+    like), or an opening dateline carrying one, counts: a date inside the story ("Pada 17
+    Agustus 1945 ...") is about an event, not the article.
+
+    Example:
+        >>> date_in_first_lines("Selasa, 29 Oktober 2024 10:30 WIB\\nJakarta, CNN Indonesia -- ...")
+        datetime.date(2024, 10, 29)
+        >>> date_in_first_lines("Jakarta, CNN Indonesia -- Pada 17 Agustus 1945 Soekarno ...") is None
+        True
+    """
+    for line in [x.strip() for x in body.strip().splitlines() if x.strip()][:lines]:
+        for pattern in _DATE_LINES:
+            m = pattern.fullmatch(line)
+            if not m:
+                continue
+            g = m.groupdict()
+            month = int(g["mn"]) if g.get("mn") else MONTHS[g["m"].lower()]
+            try:
+                return date(int(g["y"]), month, int(g["d"]))
+            except ValueError:
+                return None
+    return None

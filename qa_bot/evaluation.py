@@ -145,9 +145,18 @@ def evaluate(
 
 
 def gold_rank(passages, doc_id: str, depth: int | None = None) -> int | None:
-    """1-based rank of ``doc_id`` among the distinct articles of ``passages`` (first ``depth``)."""
-    articles = list(dict.fromkeys(p.article_id for p in passages))[:depth]
-    return articles.index(doc_id) + 1 if doc_id in articles else None
+    """1-based rank of ``doc_id`` among the distinct articles of ``passages`` (first ``depth``).
+
+    A passage stands for its article and the near-duplicate copies folded into it, so
+    finding a verbatim copy of the gold article counts as finding it.
+    """
+    stories: dict[str, set[str]] = {}
+    for p in passages:
+        stories.setdefault(p.article_id, {p.article_id, *(c.article_id for c in p.copies)})
+    for rank, ids in enumerate(list(stories.values())[:depth], start=1):
+        if doc_id in ids:
+            return rank
+    return None
 
 
 def _pct(values: list[float], q: float) -> float | None:

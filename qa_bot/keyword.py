@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .duplicates import article_texts, copy_groups
 from .store import matches
 from .text import keyword_tokens
 from .types import SearchFilters
@@ -43,11 +44,16 @@ class KeywordHit:
 class KeywordIndex:
     """BM25 (bm25s) over :func:`qa_bot.text.keyword_tokens` of each chunk."""
 
-    def __init__(self, ids: list[str], metas: list[dict], bm25, fp: str) -> None:
+    def __init__(
+        self, ids: list[str], metas: list[dict], bm25, fp: str, copies: dict[str, dict] | None = None
+    ) -> None:
         self.ids = ids
         self.metas = metas
         self.fingerprint = fp
         self._bm25 = bm25
+        # Near-duplicate groups, built with the index because both need every chunk's text:
+        # article id -> {"group": [ids], "info": {id: {title, source, url, published}}}.
+        self.copies = copies or {}
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict]) -> KeywordIndex:
@@ -60,7 +66,7 @@ class KeywordIndex:
             tokens = [keyword_tokens(f"{m.get('title', '')}\n{t}") for t, m in zip(texts, metas, strict=True)]
             bm25.index(tokens, show_progress=False)
         slim = [_slim(m) for m in metas]
-        return cls(list(ids), slim, bm25, fingerprint(ids))
+        return cls(list(ids), slim, bm25, fingerprint(ids), _copies(ids, texts, metas))
 
     # ---- persistence ---------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -72,7 +78,14 @@ class KeywordIndex:
             if self._bm25 is not None:
                 self._bm25.save(str(tmp), show_progress=False)
             (tmp / _META_FILE).write_text(
-                json.dumps({"fingerprint": self.fingerprint, "ids": self.ids, "metas": self.metas})
+                json.dumps(
+                    {
+                        "fingerprint": self.fingerprint,
+                        "ids": self.ids,
+                        "metas": self.metas,
+                        "copies": self.copies,
+                    }
+                )
             )
             old = None
             if target.exists():
@@ -91,6 +104,7 @@ class KeywordIndex:
         target = directory / _INDEX_DIR
         try:
             data = json.loads((target / _META_FILE).read_text())
+            data["copies"]  # an index saved before near-duplicate groups existed is rebuilt
             bm25 = None
             if data["ids"]:
                 import bm25s
@@ -98,7 +112,7 @@ class KeywordIndex:
                 bm25 = bm25s.BM25.load(str(target), show_progress=False)
         except (OSError, ValueError, KeyError):
             return None
-        return cls(data["ids"], data["metas"], bm25, data["fingerprint"])
+        return cls(data["ids"], data["metas"], bm25, data["fingerprint"], data["copies"])
 
     # ---- search --------------------------------------------------------------------------
     def coverage(self, query: str) -> float:
@@ -113,6 +127,11 @@ class KeywordIndex:
         vocab = self._bm25.vocab_dict
         return sum(t in vocab for t in tokens) / len(tokens)
 
+    def published_span(self) -> tuple[int, int] | None:
+        """Earliest and latest ``published_day`` (YYYYMMDD) of the dated chunks, None if none."""
+        days = [m["published_day"] for m in self.metas if "published_day" in m]
+        return (min(days), max(days)) if days else None
+
     def search(self, query: str, n: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """Top ``n`` chunks by BM25 score (only chunks with a positive score)."""
         tokens = [t for t in keyword_tokens(query) if self._bm25 is not None and t in self._bm25.vocab_dict]
@@ -124,6 +143,15 @@ class KeywordIndex:
             scores = np.where(mask, scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:n]
         return [KeywordHit(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _copies(ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict]) -> dict[str, dict]:
+    groups = copy_groups(article_texts(ids, texts, metas))
+    info = {
+        str(m.get("article_id", "")): {k: str(m.get(k, "")) for k in ("title", "source", "url", "published")}
+        for m in metas
+    }
+    return {aid: {"group": list(group), "info": {g: info[g] for g in group}} for aid, group in groups.items()}
 
 
 def _slim(meta: dict) -> dict:

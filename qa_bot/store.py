@@ -26,6 +26,7 @@ class ArticleState:
     path: str
     chunk_ids: set[str] = field(default_factory=set)
     hashes: set[str] = field(default_factory=set)
+    url: str = ""  # lets a feed item whose GUID changed find its article
 
 
 class ChunkStore:
@@ -92,7 +93,10 @@ class ChunkStore:
         states: dict[str, ArticleState] = {}
         for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             aid = str(meta["article_id"])
-            state = states.setdefault(aid, ArticleState(str(meta["article_hash"]), str(meta["path"])))
+            state = states.setdefault(
+                aid,
+                ArticleState(str(meta["article_hash"]), str(meta["path"]), url=str(meta.get("url", ""))),
+            )
             state.chunk_ids.add(chunk_id)
             state.hashes.add(str(meta["article_hash"]))
         return states

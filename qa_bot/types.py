@@ -7,6 +7,17 @@ from datetime import date
 
 
 @dataclass(frozen=True)
+class SourceCopy:
+    """Another outlet's copy of the same story (a near-duplicate article)."""
+
+    article_id: str
+    title: str
+    source: str
+    url: str
+    published: str
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its provenance and fused score."""
 
@@ -21,6 +32,9 @@ class Passage:
     start: int
     end: int
     score: float = 0.0
+    # Near-duplicate articles of this one (same wire story elsewhere), which retrieval
+    # folded into this passage instead of returning them again.
+    copies: tuple[SourceCopy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class Citation:
     score: float
     start: int
     end: int
+    copies: tuple[SourceCopy, ...] = ()
 
 
 @dataclass(frozen=True)

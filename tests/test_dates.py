@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from qa_bot.dates import resolve_dates
+from qa_bot.dates import date_in_first_lines, resolve_dates
 
 # The founding article's situation: published Tuesday 29 October 2024.
 PUBLISHED = date(2024, 10, 29)
@@ -75,3 +75,24 @@ def test_several_in_text_order():
         "2024-10-30",
         "2024-10-29",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Selasa, 29 Oktober 2024 10:30 WIB\nJakarta, CNN Indonesia —\nIsi berita.", "2024-10-29"),
+        ("Rabu, 30 Okt 2024 | 06:00 WIB\nIsi berita.", "2024-10-30"),
+        ("Judul berita\nDiterbitkan: 2 Januari 2025\nIsi berita.", "2025-01-02"),
+        ("29/10/2024 06:00\nIsi berita.", "2024-10-29"),  # day first, as Indonesian writes it
+        ("Published: October 29, 2024\nBody.", "2024-10-29"),
+        ("Jakarta, 29 Oktober 2024 (ANTARA) - Presiden meresmikan bendungan.", "2024-10-29"),
+        # dates inside the story are events, not the article's date
+        ("Jakarta, CNN Indonesia — Pada 17 Agustus 1945 Soekarno membacakan proklamasi.", None),
+        ("Pada 17 Agustus 1945 Soekarno membacakan proklamasi.\nIsi.", None),
+        ("Satu\nDua\nTiga\n29 Oktober 2024", None),  # only the first three lines
+        ("31/02/2024\nIsi.", None),
+    ],
+)
+def test_publication_date_stated_at_the_top(body, expected):
+    found = date_in_first_lines(body)
+    assert (found.isoformat() if found else None) == expected

@@ -88,3 +88,19 @@ def test_load_qa_reads_language(tmp_path):
     path = tmp_path / "qa.jsonl"
     path.write_text(json.dumps({"id": "a", "question": "q", "answers": ["x"], "doc_id": "d", "lang": "en"}))
     assert load_qa(path)[0].lang == "en"
+
+
+def test_gold_rank_counts_distinct_articles_and_folded_copies():
+    from qa_bot.evaluation import gold_rank
+    from qa_bot.types import Passage, SourceCopy
+
+    def passage(article_id, *copies):
+        copy_rows = tuple(SourceCopy(c, "", "", "", "") for c in copies)
+        return Passage(f"{article_id}-0", "", article_id, "", "", "", "", 0, 0, 0, copies=copy_rows)
+
+    passages = [passage("a"), passage("a"), passage("b", "gold-copy"), passage("gold")]
+    assert gold_rank(passages, "a") == 1
+    assert gold_rank(passages, "gold-copy") == 2  # a verbatim copy of b was folded into it
+    assert gold_rank(passages, "gold") == 3
+    assert gold_rank(passages, "gold", depth=2) is None
+    assert gold_rank(passages, "missing") is None

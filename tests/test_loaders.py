@@ -112,7 +112,10 @@ def test_discover_lists_supported_files_and_reports_others(tmp_path):
     files, skipped = discover(tmp_path)
     assert [f.name for f in files] == ["a.md", "b.txt"]
     assert [(p.name, why) for p, why in skipped] == [
-        ("c.pdf", "unsupported file type .pdf: use .txt, .md, .jsonl or .html")
+        (
+            "c.pdf",
+            "unsupported file type .pdf: use .txt, .md, .jsonl, .html or an RSS/Atom feed (.xml, .rss, .atom)",
+        )
     ]
 
 
@@ -141,3 +144,23 @@ def test_normalise_published_table(value, expected):
 )
 def test_parse_dateline_table(text, expected):
     assert parse_dateline(text) == expected
+
+
+def test_publication_date_from_the_first_lines_is_noted_and_front_matter_wins(tmp_path):
+    from ingest.loaders import load_file
+
+    stated = tmp_path / "a.txt"
+    stated.write_text(
+        "Selasa, 29 Oktober 2024 10:30 WIB\nJakarta, CNN Indonesia —\nIsi berita.\n", encoding="utf-8"
+    )
+    loaded = load_file(stated)
+    assert loaded.articles[0].published == "2024-10-29"
+    assert "publication date 2024-10-29 read from the article's first lines" in loaded.notes
+    both = tmp_path / "b.txt"
+    both.write_text(
+        "---\npublished: 2024-10-30\n---\nSelasa, 29 Oktober 2024\nIsi berita.\n", encoding="utf-8"
+    )
+    assert load_file(both).articles[0].published == "2024-10-30"
+    undated = tmp_path / "c.txt"
+    undated.write_text("Pada 17 Agustus 1945 Soekarno membacakan proklamasi.\n", encoding="utf-8")
+    assert load_file(undated).articles[0].published == ""

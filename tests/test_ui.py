@@ -137,7 +137,13 @@ def test_safe_name_keeps_uploads_inside_the_corpus(name, expected):
 
 
 @pytest.mark.parametrize(
-    ("name", "message"), [("..", "is not a usable file name"), ("x.pdf", "only .txt, .md, .jsonl")]
+    ("name", "message"),
+    [
+        ("..", "is not a usable file name"),
+        ("x.pdf", "only .txt, .md, .jsonl, .html, .htm files"),
+        ("berita.rss", "feeds are not accepted as uploads"),
+        ("feed.xml", "qa-bot ingest <feed file or URL>"),
+    ],
 )
 def test_safe_name_refuses(name, message):
     with pytest.raises(CorpusError, match=message):

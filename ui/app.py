@@ -100,9 +100,24 @@ def render_answer(answer: Answer, key: str = "a") -> str:
             parts.append(
                 f'<div class="qa-source" id="{key}-src-{c.number}"><b>[{c.number}]</b> {title}'
                 + (f' <span class="qa-meta">— {meta}</span>' if meta else "")
-                + f"<br>{passage}</div>"
+                + f"<br>{passage}{_copies_line(c)}</div>"
             )
     return "\n\n".join(parts)
+
+
+def _copies_line(c) -> str:
+    """ "Same story also in: Warta Nusantara — <title>" for syndicated copies of a source."""
+    if not c.copies:
+        return ""
+    names = []
+    for copy in c.copies:
+        label = html.escape(" — ".join(x for x in (copy.source, copy.title or copy.article_id) if x))
+        if copy.url:
+            label = (
+                f'<a href="{html.escape(copy.url, quote=True)}" target="_blank" rel="noopener">{label}</a>'
+            )
+        names.append(label)
+    return f'<br><span class="qa-copies">Same story also in: {"; ".join(names)}</span>'
 
 
 def _clean(text: str) -> str:

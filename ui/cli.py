@@ -18,8 +18,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("setup", help="prepare the default models (once; shows progress)")
 
-    ing = sub.add_parser("ingest", help="ingest a file or folder of articles (.txt, .md, .jsonl, .html)")
-    ing.add_argument("path")
+    ing = sub.add_parser(
+        "ingest",
+        help="ingest files, folders or URLs (.txt, .md, .jsonl, .html, RSS/Atom feeds; http(s) feeds, pages)",
+    )
+    ing.add_argument("path", help="a file, a folder, or the http(s) URL of a feed or a news article")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -110,6 +113,10 @@ def _ask(args, settings) -> int:
         print(f"\n[{c.number}] {c.title}" + (f" ({meta})" if meta else ""))
         # The supporting sentence(s); the whole passage is in --json.
         print("    “" + " ".join(c.quote.split()) + "”")
+        for copy in c.copies:
+            print(
+                f"    same story also in: {' — '.join(x for x in (copy.source, copy.title, copy.url) if x)}"
+            )
     return 0
 
 

@@ -7,7 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
-from ingest.loaders import SUPPORTED_SUFFIXES, jsonl_record_id
+from ingest.fetch import is_url
+from ingest.loaders import FEED_SUFFIXES, SUPPORTED_SUFFIXES, jsonl_record_id
 
 _SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -30,8 +31,17 @@ def safe_name(name: str) -> str:
     base = _SAFE_NAME.sub("_", base).lstrip(".")
     if not base or base in {".", ".."}:
         raise CorpusError(f"{name!r} is not a usable file name")
-    if Path(base).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise CorpusError(f"{name!r}: only {', '.join(SUPPORTED_SUFFIXES)} files can be added")
+    suffix = Path(base).suffix.lower()
+    if suffix in FEED_SUFFIXES:
+        # Ingesting a feed fetches its items' pages: an uploaded feed would make the server
+        # request any address its author chose (internal ones included).
+        raise CorpusError(
+            f"{name!r}: feeds are not accepted as uploads (their ingest fetches web pages); "
+            "ingest them with `qa-bot ingest <feed file or URL>` on the server"
+        )
+    uploadable = [s for s in SUPPORTED_SUFFIXES if s not in FEED_SUFFIXES]
+    if suffix not in uploadable:
+        raise CorpusError(f"{name!r}: only {', '.join(uploadable)} files can be added")
     return base
 
 
@@ -53,14 +63,26 @@ def remove_article(article_id: str, path: str, corpus_dir: Path) -> str:
     """Take an article out of the corpus folder (the next ingest drops it from the store).
 
     A .txt/.md article is moved to ``corpus/.removed/`` (hidden from ingest, recoverable);
-    a JSONL article has its line taken out of the file. Returns what was done.
+    a JSONL article has its line taken out of the file. Returns what was done. An article
+    fetched from a URL, or one item of a feed file, is refused (a feed keeps items it drops).
     """
+    if is_url(path):  # a fetched feed or page: there is no file to take out
+        raise CorpusError(
+            f"{article_id!r} was fetched from {path}, not read from the corpus folder; "
+            "it cannot be removed here"
+        )
     corpus_dir = Path(corpus_dir).resolve()
     file = Path(path).resolve()
     if corpus_dir not in file.parents:
         raise CorpusError(f"{article_id!r} did not come from the corpus folder; it cannot be removed here")
     if not file.exists():
         return f"{file.name} is already gone"
+    if file.suffix.lower() in FEED_SUFFIXES:
+        # Moving the file would take every item of the feed with it.
+        raise CorpusError(
+            f"{article_id!r} is one item of the feed {file.name}; to remove the feed's articles, "
+            "take the whole file out of the corpus folder"
+        )
     if file.suffix.lower() == ".jsonl":
         kept, removed = [], 0
         for line in file.read_text(encoding="utf-8").splitlines(keepends=True):

@@ -1,0 +1,200 @@
+"""Time in a question: "latest", "pekan lalu", "in October 2024", "sebelum 2024".
+
+Two kinds of time narrow a question to articles by publication date:
+
+* the asker's relative time ("kemarin", "pekan lalu", "this week", "bulan ini", "last
+  month"), resolved against today (the asker's day, not the articles'), and
+* explicit months and years ("in October 2024", "pada Oktober 2024", "tahun 2024"), with
+  "before"/"after"/"since" ("sebelum Oktober 2024", "since 2023") as open ranges.
+
+A full calendar day in a question ("Jumat 12 Agustus 2005") names when something happened,
+not when it was reported, so it never filters. "Latest"/"terbaru" asks for the newest
+relevant articles first and is not a range. The relative words and recency words are taken
+out of the search text: articles do not contain "terbaru" or "last week" about themselves.
+
+Example:
+    >>> scope = time_scope("Berita terbaru soal pasukan Korut pekan lalu?", date(2024, 11, 6))
+    >>> scope.recency, scope.first.isoformat(), scope.last.isoformat(), scope.query
+    (True, '2024-10-28', '2024-11-03', 'Berita soal pasukan Korut?')
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from .dates import MONTH_WORDS, MONTHS, format_days, published_day, resolve_dates
+from .types import SearchFilters
+
+_RECENCY = re.compile(
+    r"\b(?:the\s+)?(?:latest|newest|most\s+recent|terbaru|terkini|paling\s+baru|teranyar)\b", re.I
+)
+# "this week", "minggu ini", "pekan ini", "bulan ini", "tahun ini", "this month"
+_THIS_UNIT = re.compile(r"\b(?:this\s+(week|month|year)|(pekan|minggu|bulan|tahun)\s+ini)\b", re.I)
+_RELATIVE_KINDS = ("unit_after", "unit_before", "day_word", "weekday_after", "weekday_before")
+_BOUND = r"(?P<bound>before|sebelum|after|sesudah|setelah|since|sejak)"
+# "(sebelum) (bulan) Oktober 2024", "in October 2024"; never "12 Oktober 2024" (a day).
+_MONTH_YEAR = re.compile(
+    rf"\b(?:{_BOUND}\s+)?(?:(?:bulan|in|pada|during|selama)\s+)?(?<!\d\s)"
+    rf"(?P<month>{MONTH_WORDS})\.?\s+(?P<year>(?:19|20)\d{{2}})\b",
+    re.I,
+)
+# "in 2024", "pada tahun 2024", "since 2023"; a bare "2024" may be anything (a count, a score).
+_YEAR = re.compile(
+    rf"\b(?:{_BOUND}|in|pada|tahun|during|selama)\s+(?:(?:tahun|the\s+year)\s+)?(?P<year>(?:19|20)\d{{2}})\b",
+    re.I,
+)
+
+# A question asking what the news is, rather than for one fact out of it.
+_NEWS_REQUEST = re.compile(
+    r"\b(?:berita|kabar|perkembangan|news|updates?|developments?|what\s+happened|"
+    r"apa\s+yang\s+terjadi|what\s+is\s+happening)\b",
+    re.I,
+)
+# "Jakarta, CNN Indonesia —" on a line of its own at the start of a passage.
+_DATELINE_LINE = re.compile(r"\A[^\n]{0,60}[—–-]{1,2}[ \t]*\n")
+
+UNIT_NAMES = {"pekan": "week", "minggu": "week", "bulan": "month", "tahun": "year"}
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    """What a question says about time: newest first, and/or a publication-date range."""
+
+    recency: bool
+    first: date | None  # published on or after (None: open)
+    last: date | None  # published on or before (None: open)
+    phrase: str  # the question's own words for the range ("pekan lalu"), "" without one
+    query: str  # the question without its relative and recency words, for retrieval
+
+    @property
+    def has_range(self) -> bool:
+        return self.first is not None or self.last is not None
+
+
+def time_scope(question: str, today: date) -> TimeScope | None:
+    """What ``question`` says about publication time, or None when it says nothing."""
+    recency = _RECENCY.search(question)
+    relative = _relative_period(question, today)
+    absolute = None if relative else _absolute_period(question)
+    if not (recency or relative or absolute):
+        return None
+    query = question
+    first = last = None
+    phrase = ""
+    if relative:
+        (start, end), first, last = relative
+        phrase = question[start:end]
+        query = query[:start] + query[end:]
+    elif absolute:
+        phrase, first, last = absolute
+    if recency:
+        query = _RECENCY.sub("", query)
+    query = re.sub(r"\s+([?.!,])", r"\1", " ".join(query.split()))
+    return TimeScope(bool(recency), first, last, phrase, query or question)
+
+
+def _relative_period(question: str, today: date) -> tuple[tuple[int, int], date, date] | None:
+    m = _THIS_UNIT.search(question)
+    if m:
+        unit = (m.group(1) or UNIT_NAMES[m.group(2).lower()]).lower()
+        first, last = _this(unit, today)
+        return (m.start(), m.end()), first, min(last, today)
+    for found in resolve_dates(question, today):
+        if found.kind in _RELATIVE_KINDS:
+            return (found.start, found.end), found.first, min(found.last, today)
+    return None
+
+
+def _this(unit: str, today: date) -> tuple[date, date]:
+    if unit == "week":
+        monday = today - timedelta(days=today.weekday())
+        return monday, monday + timedelta(days=6)
+    if unit == "month":
+        return today.replace(day=1), today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    return date(today.year, 1, 1), date(today.year, 12, 31)
+
+
+def _absolute_period(question: str) -> tuple[str, date | None, date | None] | None:
+    m = _MONTH_YEAR.search(question)
+    if m:
+        year, month = int(m.group("year")), MONTHS[m.group("month").lower()]
+        first, last = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    else:
+        m = _YEAR.search(question)
+        if not m:
+            return None
+        year = int(m.group("year"))
+        first, last = date(year, 1, 1), date(year, 12, 31)
+    bound = (m.group("bound") or "").lower()
+    if bound in ("before", "sebelum"):
+        return m.group(0), None, first - timedelta(days=1)
+    if bound in ("after", "sesudah", "setelah"):
+        return m.group(0), last + timedelta(days=1), None
+    if bound in ("since", "sejak"):
+        return m.group(0), first, None
+    return m.group(0), first, last
+
+
+def asks_for_news(question: str) -> bool:
+    """Whether ``question`` asks what the news is ("berita terbaru soal X?") rather than a fact."""
+    return bool(_NEWS_REQUEST.search(question))
+
+
+def lead_text(snippet: str) -> str:
+    """A snippet as an answer sentence: one line, without the opening dateline."""
+    return " ".join(_DATELINE_LINE.sub("", snippet.strip()).split())
+
+
+def narrow(filters: SearchFilters | None, first: date | None, last: date | None) -> SearchFilters | None:
+    """``filters`` with its date range intersected with first..last (None: they do not overlap)."""
+    filters = filters or SearchFilters()
+    lo = max((d for d in (filters.published_from, first) if d is not None), default=None)
+    hi = min((d for d in (filters.published_to, last) if d is not None), default=None)
+    if lo is not None and hi is not None and lo > hi:
+        return None
+    return replace(filters, published_from=lo, published_to=hi)
+
+
+def describe_range(first: date | None, last: date | None, language: str) -> str:
+    """ "16-22 November 2026", "before Monday 30 September 2024", "sejak 1 Januari 2023"."""
+    if first is not None and last is not None:
+        return format_days(first, last, language)
+    words = {"en": ("before", "from"), "id": ("sebelum", "sejak")}.get(language, ("sebelum", "sejak"))
+    if last is not None:
+        return f"{words[0]} {format_days(last + timedelta(days=1), last + timedelta(days=1), language)}"
+    assert first is not None
+    return f"{words[1]} {format_days(first, first, language)}"
+
+
+def no_articles_message(scope: TimeScope, span: tuple[date, date], language: str) -> str:
+    """What to tell the asker when no article was published in the time the question names."""
+    asked = describe_range(scope.first, scope.last, language)
+    held = format_days(span[0], span[0], language), format_days(span[1], span[1], language)
+    if language == "en":
+        return (
+            f'No article in the corpus was published in the time you asked about ("{scope.phrase}": '
+            f"{asked}). Its dated articles run from {held[0]} to {held[1]}: ask without the time, "
+            "or ingest newer articles."
+        )
+    return (
+        f'Tidak ada artikel di korpus yang terbit pada waktu yang ditanyakan ("{scope.phrase}": '
+        f"{asked}). Artikel bertanggal di korpus terbit antara {held[0]} dan {held[1]}: tanyakan "
+        "tanpa keterangan waktu, atau tambahkan artikel yang lebih baru."
+    )
+
+
+def published_note(citations, language: str) -> str:
+    """ "Published: [1] Sunday 12 January 2025." for the answer to a "latest" question."""
+    parts = []
+    for c in citations:
+        day = published_day(c.published)
+        if day is None:
+            when = "date unknown" if language == "en" else "tanggal tidak diketahui"
+        else:
+            when = format_days(day, day, language)
+        parts.append(f"[{c.number}] {when}")
+    label = "Published" if language == "en" else "Terbit"
+    return f"{label}: {'; '.join(parts)}."
