@@ -9,17 +9,26 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from .citations import adds_information, cited_sentences, restore_numbers, supports
+from .citations import (
+    adds_information,
+    cited_sentences,
+    restore_numbers,
+    restore_time_qualifiers,
+    supports,
+)
 from .condense import clean_rewrite, condense_messages, needs_rewrite
 from .config import Settings, get_settings
 from .dates import published_day, with_absolute_dates
+from .event_time import event_bound, event_day, event_range
 from .prompt import NOT_FOUND_MESSAGES, NOT_FOUND_TOKEN, build_messages, is_refusal
 from .question_time import (
     TimeScope,
+    anchor_note,
     asks_for_news,
     lead_text,
     narrow,
     no_articles_message,
+    on_topic,
     published_note,
     time_scope,
 )
@@ -131,30 +140,15 @@ class QABot:
             timings["rewrite_s"] = time.perf_counter() - t0
             yield Rewritten(search)
         rewritten = search if search != question else ""
-        scope = time_scope(search, self.settings.today or date.today()) if question else None
+        scope = self._time_scope(search) if question else None
         if question:
-            t_retrieval = time.perf_counter()
-            embedder = self.retriever.embedder
-            query = scope.query if scope else search
-            vector = embedder.embed_query(query)
-            passages = self._retrieve(query, k or self.settings.k, filters, scope, vector)
-            if not passages and scope is not None and scope.has_range:
-                span = self.retriever.published_span()
-                if span is not None:  # dated articles exist, none from the asked time
-                    timings["total_s"] = time.perf_counter() - t0
-                    text = no_articles_message(scope, span, language)
-                    yield replace(_not_found(question, language, (), timings), text=text, rewritten=rewritten)
-                    return
-                # Nothing in the store is dated, so the question's time cannot narrow it.
-                passages = self._retrieve(query, k or self.settings.k, filters, None, vector)
-            timings["retrieval_s"] = time.perf_counter() - t_retrieval
-            readable = passages
-            if scope is not None and scope.recency and passages:
-                # "Latest" asks for the newest article: given older ones too, the model often
-                # answered from whichever sentence matched best.
-                readable = [p for p in passages if p.article_id == passages[0].article_id]
-            snippets = select_snippets(query, vector, readable, embedder, max_snippets=self.settings.snippets)
-            timings["selection_s"] = time.perf_counter() - t_retrieval - timings["retrieval_s"]
+            passages, snippets, message = self._find(
+                search, k or self.settings.k, filters, scope, language, timings
+            )
+            if message:
+                timings["total_s"] = time.perf_counter() - t0
+                yield replace(_not_found(question, language, (), timings), text=message, rewritten=rewritten)
+                return
         if not snippets:
             timings["total_s"] = time.perf_counter() - t0
             yield replace(_not_found(question, language, tuple(passages), timings), rewritten=rewritten)
@@ -164,7 +158,8 @@ class QABot:
         refusal_p = None
         # "What is the latest news / what happened last week": a request for news, not a fact.
         news = scope is not None and asks_for_news(search)
-        if news and detect_language(snippets[0].text) == language:
+        lead = snippets[0].passage
+        if news and detect_language(lead.text) == language and on_topic(search, f"{lead.title}\n{lead.text}"):
             # "Berita terbaru soal X?" over Indonesian news: the newest article's own lead
             # sentence is the answer. The 1.5B model, asked to summarise it, swapped who did
             # what ("Korut menangkap tentara Rusia" from "Ukraina menangkap tentara Korut").
@@ -187,6 +182,8 @@ class QABot:
         answer = finalize("".join(parts), search, snippets, language)
         if scope is not None and scope.recency and answer.found:
             answer = replace(answer, text=f"{answer.text} {published_note(answer.citations, language)}")
+        if scope is not None and scope.anchor is not None and answer.found:
+            answer = replace(answer, text=f"{answer.text} {anchor_note(scope, language)}")
         timings["total_s"] = time.perf_counter() - t0
         yield replace(
             answer,
@@ -196,6 +193,51 @@ class QABot:
             rewritten=rewritten,
             refusal_p=None if refusal_p is None else round(refusal_p, 4),
         )
+
+    def _find(
+        self,
+        search: str,
+        k: int,
+        filters: SearchFilters | None,
+        scope: TimeScope | None,
+        language: str,
+        timings: dict[str, float],
+    ) -> tuple[list[Passage], list[Snippet], str]:
+        """Passages and the sentences the model reads; or a message when the question's time
+        holds no article (then the lists are empty). Records retrieval and selection times."""
+        t0 = time.perf_counter()
+        embedder = self.retriever.embedder
+        query = scope.query if scope else search
+        vector = embedder.embed_query(query)
+        passages = self._retrieve(query, k, filters, scope, vector)
+        if not passages and scope is not None and scope.has_range:
+            span = self.retriever.published_span()
+            if span is not None:  # dated articles exist, none from the asked time
+                return [], [], no_articles_message(scope, span, language)
+            # Nothing in the store is dated, so the question's time cannot narrow it.
+            passages = self._retrieve(query, k, filters, None, vector)
+        timings["retrieval_s"] = time.perf_counter() - t0
+        readable = passages
+        if scope is not None and scope.recency and passages:
+            # "Latest" asks for the newest article: given older ones too, the model often
+            # answered from whichever sentence matched best.
+            readable = [p for p in passages if p.article_id == passages[0].article_id]
+        snippets = select_snippets(query, vector, readable, embedder, max_snippets=self.settings.snippets)
+        timings["selection_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
+        return passages, snippets, ""
+
+    def _time_scope(self, question: str) -> TimeScope | None:
+        """The question's time; an event bound ("before the election") is dated from the corpus."""
+        scope = time_scope(question, self.settings.today or date.today())
+        if scope is not None and scope.has_range:
+            return scope
+        event = event_bound(question)
+        day = event_day(self.retriever, event) if event is not None else None
+        if event is None or day is None:
+            return scope
+        first, last = event_range(event, day)
+        query = scope.query if scope is not None else question
+        return TimeScope(scope is not None and scope.recency, first, last, event.phrase, query, anchor=day)
 
     def _retrieve(
         self,
@@ -274,7 +316,7 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
             valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
         if valid:
             source = snippets[valid[0] - 1]
-            text = restore_numbers(sentence.text, source.text)
+            text = restore_time_qualifiers(restore_numbers(sentence.text, source.text), source.text, language)
             kept.append((with_absolute_dates(text, published_day(source.passage.published), language), valid))
         elif not adds_information(sentence.text, question):
             kept.append((sentence.text, []))

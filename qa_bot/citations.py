@@ -176,6 +176,66 @@ def restore_numbers(sentence: str, passage: str) -> str:
     return _NUMBER.sub(rewrite, sentence)
 
 
+# "setelah pukul 15.00 waktu setempat", "sekitar pukul 09.30 WIB": the qualifiers that
+# change what "at 15.00" would say ("hingga"/"mulai" read too differently in context).
+_QUALIFIED_TIME = re.compile(
+    r"\b(?P<q>setelah|sesudah|sebelum|sekitar)\s+(?:pukul\s+)?"
+    r"(?P<t>(?<![\d.,])\d{1,2}[.:]\d{2}(?!\d|[.,]\d))(?:\s+(?P<z>waktu\s+setempat|WIB|WITA|WIT))?",
+    re.I,
+)
+_QUALIFIERS = {
+    "en": {"setelah": "after", "sesudah": "after", "sebelum": "before", "sekitar": "around"},
+}  # fmt: skip
+_ZONES = {"en": {"waktu setempat": "local time"}}
+# The time as the model wrote it, with the word before it that it may have put instead
+# ("at 15.00", "pukul 15.00") and a zone after it that it may have kept.
+_ANSWER_TIME = re.compile(
+    r"(?:\b(?P<w>at|on|around|about|after|before|from|until|by|pukul|jam|pada|setelah|sesudah|"
+    r"sebelum|sekitar|mulai|hingga|sampai)\s+)?(?:pukul\s+)?"
+    r"(?P<t>(?<![\d.,])\d{1,2}[.:]\d{2}(?!\d|[.,]\d))"
+    r"(?P<z>\s+(?:local\s+time|waktu\s+setempat|WIB|WITA|WIT))?",
+    re.I,
+)
+
+
+def restore_time_qualifiers(sentence: str, passage: str, language: str) -> str:
+    """Give a time in the answer the qualifier the passage gives it ("after", "around").
+
+    The small model shortens "setelah pukul 15.00 waktu setempat" (after 15.00 local time)
+    to "at 15.00", which changes what the source says. Only a time the passage qualifies
+    is touched, and only with the passage's own qualifier and zone.
+
+    Example:
+        >>> passage = "pertemuan berlangsung pada Rabu (30/10) setelah pukul 15.00 waktu setempat"
+        >>> restore_time_qualifiers("The council meets on Wednesday at 15.00.", passage, "en")
+        'The council meets on Wednesday after 15.00 local time.'
+        >>> restore_time_qualifiers("Rapat pada pukul 15.00.", passage, "id")
+        'Rapat setelah pukul 15.00 waktu setempat.'
+    """
+    qualified = {}
+    for m in _QUALIFIED_TIME.finditer(passage):
+        qualified.setdefault(m.group("t").replace(":", "."), (m.group("q").lower(), m.group("z")))
+    if not qualified:
+        return sentence
+
+    def rewrite(m: re.Match) -> str:
+        time = m.group("t").replace(":", ".")
+        if time not in qualified:
+            return m.group()
+        word, zone = qualified[time]
+        if language == "en":
+            word = _QUALIFIERS["en"][word]
+            zone = _ZONES["en"].get(" ".join(zone.lower().split()), zone) if zone else None
+            out = f"{word} {m.group('t')}"
+        else:
+            out = f"{word} pukul {m.group('t')}"
+        if zone or m.group("z"):
+            out += " " + (zone or m.group("z").strip())
+        return out[0].upper() + out[1:] if m.start() == 0 else out
+
+    return _ANSWER_TIME.sub(rewrite, sentence)
+
+
 def adds_information(sentence: str, question: str) -> bool:
     """Whether the sentence says anything beyond restating the question."""
     question_tokens = set(keyword_tokens(question))

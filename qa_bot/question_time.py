@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from .dates import MONTH_WORDS, MONTHS, format_days, published_day, resolve_dates
+from .text import keyword_tokens
 from .types import SearchFilters
 
 _RECENCY = re.compile(
@@ -68,6 +69,7 @@ class TimeScope:
     last: date | None  # published on or before (None: open)
     phrase: str  # the question's own words for the range ("pekan lalu"), "" without one
     query: str  # the question without its relative and recency words, for retrieval
+    anchor: date | None = None  # the day an event bounding the range was taken to be
 
     @property
     def has_range(self) -> bool:
@@ -143,6 +145,29 @@ def asks_for_news(question: str) -> bool:
     return bool(_NEWS_REQUEST.search(question))
 
 
+_NEWS_WORDS = (
+    "berita kabar perkembangan terbaru terkini teranyar terjadi news update updates latest newest "
+    "recent happened happening development developments pekan minggu bulan tahun hari"
+)
+
+
+def on_topic(question: str, text: str) -> bool:
+    """Whether ``text`` holds at least half of what ``question`` is about (its keywords
+    other than the words asking for news), so a news request is not answered with the
+    newest article about something else.
+
+    Example:
+        >>> on_topic("Apa berita terbaru tentang pendaratan di Mars?", "Harga beras naik di Cipinang.")
+        False
+        >>> on_topic("Berita terbaru soal pasukan Korea Utara?", "Ukraina menangkap dua tentara Korea Utara.")
+        True
+    """
+    topic = set(keyword_tokens(question)) - set(keyword_tokens(_NEWS_WORDS))
+    if not topic:
+        return True
+    return len(topic & set(keyword_tokens(text))) >= len(topic) / 2
+
+
 def lead_text(snippet: str) -> str:
     """A snippet as an answer sentence: one line, without the opening dateline."""
     return " ".join(_DATELINE_LINE.sub("", snippet.strip()).split())
@@ -172,18 +197,29 @@ def describe_range(first: date | None, last: date | None, language: str) -> str:
 def no_articles_message(scope: TimeScope, span: tuple[date, date], language: str) -> str:
     """What to tell the asker when no article was published in the time the question names."""
     asked = describe_range(scope.first, scope.last, language)
-    held = format_days(span[0], span[0], language), format_days(span[1], span[1], language)
+    first, last = (format_days(d, d, language) for d in span)
     if language == "en":
+        held = f"on {first}" if span[0] == span[1] else f"from {first} to {last}"
         return (
             f'No article in the corpus was published in the time you asked about ("{scope.phrase}": '
-            f"{asked}). Its dated articles run from {held[0]} to {held[1]}: ask without the time, "
-            "or ingest newer articles."
+            f"{asked}). Its dated articles were published {held}: ask without the time, or "
+            "ingest newer articles."
         )
+    held = f"pada {first}" if span[0] == span[1] else f"antara {first} dan {last}"
     return (
         f'Tidak ada artikel di korpus yang terbit pada waktu yang ditanyakan ("{scope.phrase}": '
-        f"{asked}). Artikel bertanggal di korpus terbit antara {held[0]} dan {held[1]}: tanyakan "
-        "tanpa keterangan waktu, atau tambahkan artikel yang lebih baru."
+        f"{asked}). Artikel bertanggal di korpus terbit {held}: tanyakan tanpa keterangan "
+        "waktu, atau tambahkan artikel yang lebih baru."
     )
+
+
+def anchor_note(scope: TimeScope, language: str) -> str:
+    """'("before the election": the election taken as ..., the date the articles give.)'."""
+    assert scope.anchor is not None
+    day = format_days(scope.anchor, scope.anchor, language)
+    if language == "en":
+        return f'("{scope.phrase}": counted from {day}, the date the articles give for it.)'
+    return f'("{scope.phrase}": dihitung dari {day}, tanggal yang disebut artikel.)'
 
 
 def published_note(citations, language: str) -> str:

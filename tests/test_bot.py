@@ -16,7 +16,7 @@ def test_scripted_reply_citation_is_checked_and_renumbered(retriever, founding_s
     bot = make_bot(retriever, founding_settings, "The meeting is on Wednesday (30/10) after 15.00 [1].")
     answer = bot.ask("When does the UN Security Council meet?")
     assert answer.found is True
-    assert answer.text == "The meeting is on Wednesday 30 October 2024 after 15.00 [1]."
+    assert answer.text == "The meeting is on Wednesday 30 October 2024 after 15.00 local time [1]."
     (citation,) = answer.citations
     assert citation.number == 1
     assert "Rabu (30/10) setelah pukul 15.00" in citation.quote

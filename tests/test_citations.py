@@ -109,7 +109,7 @@ def test_finalize_renumbers_citations_in_order_of_appearance():
         SNIPPETS,
         "en",
     )
-    assert answer.text == "The council meets on Wednesday 30 October 2024 after 15.00 [1]."
+    assert answer.text == "The council meets on Wednesday 30 October 2024 after 15.00 local time [1]."
     assert [(c.number, c.chunk_id, c.quote) for c in answer.citations] == [(1, "c1", MEETING)]
     assert (
         answer.citations[0].text[answer.citations[0].quote_start : answer.citations[0].quote_end] == MEETING
@@ -162,12 +162,12 @@ def test_finalize_writes_numbers_as_the_cited_passage_does(written):
         (
             "Pertemuan berlangsung Rabu (30/10) setelah pukul 15.00 [2].",
             "id",
-            "Pertemuan berlangsung Rabu, 30 Oktober 2024 setelah pukul 15.00 [1].",
+            "Pertemuan berlangsung Rabu, 30 Oktober 2024 setelah pukul 15.00 waktu setempat [1].",
         ),
         (
             "The council meets on Wednesday (30/10) after 15.00 [2].",
             "en",
-            "The council meets on Wednesday 30 October 2024 after 15.00 [1].",
+            "The council meets on Wednesday 30 October 2024 after 15.00 local time [1].",
         ),
     ],
 )
@@ -184,4 +184,52 @@ def test_finalize_leaves_dates_alone_without_publication_date():
 
     undated = [replace(s, passage=replace(s.passage, published="")) for s in SNIPPETS]
     answer = finalize("The council meets on Wednesday (30/10) after 15.00 [2].", "When?", undated, "en")
-    assert answer.text == "The council meets on Wednesday (30/10) after 15.00 [1]."
+    assert answer.text == "The council meets on Wednesday (30/10) after 15.00 local time [1]."
+
+
+PASSAGE_TIME = "pertemuan tersebut akan berlangsung pada Rabu (30/10) setelah pukul 15.00 waktu setempat."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "language", "expected"),
+    [
+        (
+            "The council meets on Wednesday at 15.00.",
+            "en",
+            "The council meets on Wednesday after 15.00 local time.",
+        ),
+        ("The council meets at 15:00 local time.", "en", "The council meets after 15:00 local time."),
+        (
+            "It meets on Wednesday after 15.00 local time.",
+            "en",
+            "It meets on Wednesday after 15.00 local time.",
+        ),
+        ("DK PBB bertemu pada pukul 15.00.", "id", "DK PBB bertemu setelah pukul 15.00 waktu setempat."),
+        (
+            "DK PBB bertemu Rabu pukul 15.00 waktu setempat.",
+            "id",
+            "DK PBB bertemu Rabu setelah pukul 15.00 waktu setempat.",
+        ),
+        ("Pukul 15.00.", "id", "Setelah pukul 15.00 waktu setempat."),
+        # a time the passage does not qualify, or does not have, is left alone
+        ("It starts at 16.00.", "en", "It starts at 16.00."),
+    ],
+)
+def test_time_qualifiers_follow_the_passage(sentence, language, expected):
+    from qa_bot.citations import restore_time_qualifiers
+
+    assert restore_time_qualifiers(sentence, PASSAGE_TIME, language) == expected
+
+
+def test_time_qualifiers_translate_each_word_and_zone():
+    from qa_bot.citations import restore_time_qualifiers
+
+    passage = "Peresmian berlangsung sekitar pukul 09.30 WIB dan ditutup hingga pukul 17.00."
+    assert (
+        restore_time_qualifiers("It opened at 09.30 and closed at 17.00.", passage, "en")
+        == "It opened around 09.30 WIB and closed at 17.00."
+    )
+    assert (
+        restore_time_qualifiers("The meeting is at 15.00.", "Rapat pukul 15.00.", "en")
+        == "The meeting is at 15.00."
+    )

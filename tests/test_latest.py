@@ -2,7 +2,8 @@
 
 The corpus (tests/fixtures/multidate plus the founding article) follows North Korean troops
 in Russia's war from 29 October 2024 to 12 January 2025, with one syndicated copy of the
-newest report and newer articles on other topics (a flood, rice prices).
+newest report, newer articles on other topics (a flood, rice prices), and two reports
+around the Jakarta regional election of Wednesday 27 November 2024.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def multidate_settings(settings_factory, embedder, tmp_path_factory):
     # the newest troop report (12 January) and nothing newer on the topic.
     settings = settings_factory(today=date(2025, 1, 15))
     report = ingest_path(folder, settings, embedder=embedder)
-    assert len(report.added) == 8
+    assert len(report.added) == 10
     # the syndicated copy is found at ingest and reported for both articles
     assert sorted(what for what, note in report.notes if note.startswith("same story as")) == sorted(NEWEST)
     return settings
@@ -68,6 +69,16 @@ def test_latest_on_another_topic_is_not_the_newest_article_overall(bot):
     assert answer.citations and answer.citations[0].article_id == "2025-01-20_banjir_bekasi"
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Apa berita terbaru tentang pendaratan di Mars?", "Berita terbaru soal timnas sepak bola Indonesia?"],
+)
+def test_latest_about_something_the_corpus_lacks_is_not_answered(bot, question):
+    # the newest on-topic band is then about something else: its lead must not be the answer
+    answer = bot.ask(question)
+    assert not answer.found and not answer.citations, answer.text
+
+
 def test_without_latest_the_copies_are_still_folded(bot):
     passages = bot.retriever.retrieve("Ukraina menangkap dua tentara Korea Utara di Kursk", 4)
     assert sum(p.article_id in NEWEST for p in {p.article_id: p for p in passages}.values()) == 1
@@ -82,6 +93,32 @@ def test_last_week_narrows_to_articles_published_last_week(bot):
 def test_a_named_month_narrows_retrieval(bot):
     answer = bot.ask("What happened to North Korean troops in November 2024?")
     assert answer.passages and all(p.published.startswith("2024-11") for p in answer.passages)
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "note"),
+    [
+        (
+            "What did the KPU say before the election?",
+            "2024-11-20_kpu_pilkada",
+            '("before the election": counted from Wednesday 27 November 2024',
+        ),
+        (
+            "Siapa yang unggul setelah pilkada?",
+            "2024-11-28_hitung_cepat_pilkada",
+            '("setelah pilkada": dihitung dari Rabu, 27 November 2024',
+        ),
+    ],
+)
+def test_an_event_bound_is_dated_from_the_corpus_and_narrows(bot, question, article, note):
+    """The election's day is read from the articles ("digelar Rabu (27/11)" in a 20 November
+    report) and the question searches only articles published before or after it."""
+    answer = bot.ask(question)
+    before = "before" in question or "sebelum" in question
+    for p in answer.passages:
+        assert (p.published[:10] < "2024-11-27") if before else (p.published[:10] > "2024-11-27"), p
+    assert answer.found and answer.citations[0].article_id == article, answer.text
+    assert note in answer.text
 
 
 def test_a_time_with_no_articles_says_so_and_what_the_corpus_holds(bot):

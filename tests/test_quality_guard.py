@@ -72,10 +72,12 @@ def test_facqa_retrieval_fused_and_each_side(facqa_settings, embedder):
         keyword += gold_rank(hits, item.doc_id) == 1
     n = len(items)
     figures = (round(dense / n, 3), round(keyword / n, 3), fused["R@1"], fused["MRR"])
-    # Measured when set: dense 0.688, keyword 0.714, fused R@1 0.720 and MRR 0.808. Fusion
-    # must beat both sides, so losing either side (or the fusion) breaks the last line.
+    # Measured when set: dense 0.688, keyword 0.714 (raw hits: an identical copy of the
+    # gold passage ranking first is a miss), fused R@1 0.762 and MRR 0.832 (copies folded,
+    # so such a copy counts; 0.720 / 0.808 before folding). Fusion must beat both sides, so
+    # losing either side (or the folding) breaks the last line.
     assert figures[0] >= 0.66 and figures[1] >= 0.69, figures
-    assert figures[2] >= 0.715 and figures[3] >= 0.79, figures
+    assert figures[2] >= 0.755 and figures[3] >= 0.82, figures
 
 
 def test_facqa_answers(facqa_settings, embedder, llm):

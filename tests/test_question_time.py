@@ -116,3 +116,50 @@ def test_no_articles_message_names_the_time_and_the_corpus_span():
         time_scope("News last week?", TODAY), (date(2024, 10, 29), date(2025, 2, 3)), "en"
     )
     assert '"last week": 6-12 January 2025' in text and "ingest newer articles" in text
+    assert "from Tuesday 29 October 2024 to Monday 3 February 2025" in text
+    one_day = no_articles_message(
+        time_scope("Berapa harga minyak hari ini?", TODAY), (date(2024, 10, 29),) * 2, "id"
+    )
+    assert "terbit pada Selasa, 29 Oktober 2024:" in one_day
+
+
+@pytest.mark.parametrize(
+    ("question", "bound", "event", "year"),
+    [
+        ("What did the KPU say before the election?", "before", "election", None),
+        ("Apa kata KPU menjelang pilkada?", "before", "election", None),
+        ("Siapa yang unggul setelah pilkada 2024?", "after", "election", 2024),
+        ("Harga tiket pesawat sejak Lebaran", "since", "eid", None),
+        ("What happened after the summit?", "after", "summit", None),
+        ("Apa kata Prabowo usai pelantikan?", "after", "inauguration", None),
+    ],
+)
+def test_event_bounds_are_recognised(question, bound, event, year):
+    from qa_bot.event_time import event_bound
+
+    found = event_bound(question)
+    assert (found.bound, found.event, found.year) == (bound, event, year)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Apa kata Yoon setelah bertemu Rutte?",  # an ordinary question, not a public event
+        "Apa yang dilakukan polisi setelah kejadian itu?",
+        "Siapa yang menjabat sebelum Mark Rutte?",
+        "Pertemuan berlangsung setelah pukul 15.00",
+    ],
+)
+def test_ordinary_before_and_after_are_not_event_bounds(question):
+    from qa_bot.event_time import event_bound
+
+    assert event_bound(question) is None
+
+
+def test_event_ranges_exclude_the_event_day_except_since():
+    from qa_bot.event_time import EventBound, event_range
+
+    day = date(2024, 11, 27)
+    assert event_range(EventBound("before", "election", "", None), day) == (None, date(2024, 11, 26))
+    assert event_range(EventBound("after", "election", "", None), day) == (date(2024, 11, 28), None)
+    assert event_range(EventBound("since", "election", "", None), day) == (day, None)

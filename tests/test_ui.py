@@ -92,6 +92,23 @@ def test_render_answer_escapes_html_and_links_each_marker():
     )
 
 
+def test_render_answer_names_the_other_copies_of_a_story():
+    from qa_bot.types import SourceCopy
+
+    copies = (
+        SourceCopy("b", "Dua tentara <ditangkap>", "Warta Nusantara", "https://w.example/b", "2025-01-12"),
+        SourceCopy("c", "", "Kabar Dunia", "", ""),
+    )
+    answer = Answer(
+        question="q", text="Fakta [1].", citations=(citation(copies=copies),), found=True, language="id"
+    )
+    assert render_answer(answer, "k").endswith(
+        '<br><span class="qa-copies">Same story also in: '
+        '<a href="https://w.example/b" target="_blank" rel="noopener">'
+        "Warta Nusantara — Dua tentara &lt;ditangkap&gt;</a>; Kabar Dunia — c</span></div>"
+    )
+
+
 def test_render_not_found_has_no_sources():
     answer = Answer(
         question="q",

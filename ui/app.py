@@ -34,6 +34,7 @@ CSS = """
 .qa-source { margin: 0.4em 0 0.8em 0; padding-left: 0.6em; border-left: 3px solid #d0d0d0; }
 .qa-source mark { background: #fff3a3; padding: 0 0.1em; }
 .qa-meta { color: #666; font-size: 0.9em; }
+.qa-copies { color: #666; font-size: 0.9em; }
 .qa-rewrite { color: #555; font-style: italic; }
 """
 
