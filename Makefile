@@ -7,6 +7,7 @@ LLAMA := llama-cpp-python==0.3.36
 STAMP := $(VENV)/.installed
 
 .PHONY: setup browser run test test-fast lint format bench eval clean
+DATA ?= ../shared/data
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,10 +48,12 @@ format: $(STAMP)
 	$(BIN)/ruff format qa_bot ingest ui tests benchmarks
 	$(BIN)/ruff check --fix qa_bot ingest ui tests benchmarks
 
-bench: setup  ## figures for the README (needs ../shared/data)
-	$(BIN)/python benchmarks/bench.py --indosum ../shared/data/indosum/corpus.jsonl
+bench: setup  ## ours against the plain LangChain setup, side by side (needs ../shared/data)
+	# The plain setup's LangChain packages, without their dependency pins (langchain-huggingface
+	# would pull an older huggingface-hub than sentence-transformers runs on here).
+	$(BIN)/pip install --quiet --no-deps langchain-text-splitters==1.1.3 langchain-huggingface==1.2.3 langchain-chroma==1.1.0
+	$(BIN)/python benchmarks/bench.py --indosum $(DATA)/indosum/corpus.jsonl
 
-DATA ?= ../shared/data
 eval: setup  ## full evaluation on the valid splits (JSON + PNG in eval-results/)
 	$(BIN)/qa-bot eval --corpus $(DATA)/facqa/corpus.jsonl --qa $(DATA)/facqa/qa.jsonl
 	$(BIN)/qa-bot eval --corpus $(DATA)/tydiqa_id/corpus.jsonl --qa $(DATA)/tydiqa_id/qa.jsonl

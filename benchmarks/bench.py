@@ -1,6 +1,12 @@
-"""Benchmark: first-time setup, ingest throughput and answer latency on this machine.
+"""Benchmark: this project against the plain LangChain setup a tutorial gives, side by side.
 
-Not a test: it prints figures for the README and never gates anything.
+Not a test: it prints figures for the README and never gates anything. Both setups read the
+same articles (the IndoSum articles the questions are about, the founding article, and the
+first N IndoSum articles as the rest of the corpus), answer the same questions with the
+same GGUF model through the same llama.cpp, and each runs in its own process so its peak
+memory is its own. The plain setup is RecursiveCharacterTextSplitter(1000, 200), the same
+embedding model through HuggingFaceEmbeddings, Chroma similarity search (k=4) and a
+stuff-all-chunks prompt (LangChain's classic RetrievalQA "stuff" prompt).
 
     python benchmarks/bench.py --indosum ../shared/data/indosum/corpus.jsonl
 """
@@ -8,12 +14,12 @@ Not a test: it prints figures for the README and never gates anything.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +32,13 @@ from qa_bot.config import apply_offline_env, get_settings  # noqa: E402
 
 apply_offline_env()
 
+# LangChain's RetrievalQA "stuff" prompt, as tutorials use it.
+PLAIN_PROMPT = (
+    "Use the following pieces of context to answer the question at the end. If you don't know "
+    "the answer, just say that you don't know, don't try to make up an answer.\n\n{context}\n\n"
+    "Question: {question}\nHelpful Answer:"
+)
+
 
 def timed(fn):
     t = time.perf_counter()
@@ -33,106 +46,253 @@ def timed(fn):
     return out, time.perf_counter() - t
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--indosum", type=Path, help="IndoSum corpus.jsonl (first N articles are ingested)")
-    ap.add_argument("--articles", type=int, default=300)
-    ap.add_argument("--questions", type=Path, default=ROOT / "benchmarks" / "founding_questions.jsonl")
-    ap.add_argument("--max-questions", type=int, default=6)
-    ap.add_argument("--skip-setup", action="store_true", help="skip the first-time model preparation")
-    ap.add_argument("--json", type=Path, help="also write the figures here")
-    args = ap.parse_args()
-    figures: dict[str, object] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-    }
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
+
+def peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+# ---- the two setups (each in its own process) ----------------------------------------------
+def run_ours(corpus: Path, questions: list[dict], work: Path, skip_setup: bool) -> dict:
+    from ingest.pipeline import ingest_path
+    from qa_bot import QABot
+    from qa_bot.bot import Token
+    from qa_bot.evaluation import contains_answer
     from qa_bot.models import (
         load_chat_model,
         load_embeddings,
         prepare_default_embedding,
         prepare_default_gguf,
     )
+    from qa_bot.retrieval import HybridRetriever
+    from qa_bot.store import ChunkStore
+
+    figures: dict = {}
+    if not skip_setup:
+        fresh = get_settings(cache_dir=work / "fresh-cache", store_dir=work / "s0")
+        quiet = {"progress": lambda m: None}
+        _, figures["setup_embedding_s"] = timed(lambda: prepare_default_embedding(fresh, **quiet))
+        _, figures["setup_llm_s"] = timed(
+            lambda: prepare_default_gguf(fresh, progress=lambda m: None, show_bar=False)
+        )
+    settings = get_settings(store_dir=work / "ours")
+    embedder, figures["embedding_load_s"] = timed(lambda: load_embeddings(settings, progress=lambda m: None))
+    report, t = timed(lambda: ingest_path(corpus, settings, embedder=embedder, show_progress=True))
+    figures["ingest"] = {"articles": len(report.added), "chunks": report.chunks_written, "seconds": t}
+    _, figures["reingest_unchanged_s"] = timed(lambda: ingest_path(corpus, settings, embedder=embedder))
+    llm, figures["llm_load_s"] = timed(lambda: load_chat_model(settings, progress=lambda m: None))
+    store = ChunkStore.from_settings(settings, embedder.name)
+    bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
+    _, figures["llm_warm_up_s"] = timed(bot.warm_up)
+    figures["retrieval_ms"] = _retrieval_ms(lambda q: bot.retriever.retrieve(q, settings.k), questions)
+    rows = []
+    for row in questions:
+        t0 = time.perf_counter()
+        first = None
+        for event in bot.stream(row["question"]):
+            if isinstance(event, Token) and first is None:
+                first = time.perf_counter() - t0
+            answer = event
+        rows.append(_row(row, answer.text, first, time.perf_counter() - t0, contains_answer))
+    figures["questions"] = rows
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def run_plain(corpus: Path, questions: list[dict], work: Path) -> dict:
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_core.messages import HumanMessage
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from qa_bot.evaluation import contains_answer
+    from qa_bot.models import default_embedding_path, load_chat_model
+
+    settings = get_settings(store_dir=work / "plain")
+    figures: dict = {}
+    embeddings, figures["embedding_load_s"] = timed(
+        lambda: HuggingFaceEmbeddings(
+            model_name=str(default_embedding_path(settings)),
+            model_kwargs={"device": "cpu"},
+            encode_kwargs={"normalize_embeddings": True},
+        )
+    )
+
+    def ingest():
+        records = [json.loads(line) for line in corpus.open(encoding="utf-8")]
+        docs = [Document(page_content=r["text"], metadata={"id": r["id"]}) for r in records]
+        chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+        store = Chroma.from_documents(chunks, embeddings, persist_directory=str(work / "plain"))
+        return store, len(records), len(chunks)
+
+    (store, n_articles, n_chunks), t = timed(ingest)
+    figures["ingest"] = {"articles": n_articles, "chunks": n_chunks, "seconds": t}
+    llm, figures["llm_load_s"] = timed(lambda: load_chat_model(settings, progress=lambda m: None))
+    figures["retrieval_ms"] = _retrieval_ms(lambda q: store.similarity_search(q, k=4), questions)
+    rows = []
+    for row in questions:
+        t0 = time.perf_counter()
+        docs = store.similarity_search(row["question"], k=4)
+        context = "\n\n".join(d.page_content for d in docs)
+        prompt = PLAIN_PROMPT.format(context=context, question=row["question"])
+        first, parts = None, []
+        for chunk in llm.stream([HumanMessage(content=prompt)]):
+            if chunk.content and first is None:
+                first = time.perf_counter() - t0
+            parts.append(str(chunk.content))
+        rows.append(_row(row, "".join(parts), first, time.perf_counter() - t0, contains_answer))
+    figures["questions"] = rows
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def _retrieval_ms(search, questions: list[dict]) -> list[float]:
+    """Each question searched three times (query embedding included); the first is warm-up."""
+    search("warm-up")
+    times = []
+    for row in questions:
+        for _ in range(3):
+            _, t = timed(lambda q=row["question"]: search(q))
+            times.append(1000 * t)
+    return times
+
+
+def _row(row: dict, text: str, first: float | None, total: float, contains_answer) -> dict:
+    return {
+        "question": row["question"],
+        "first_token_s": round(first if first is not None else total, 2),
+        "total_s": round(total, 2),
+        "correct": contains_answer(text, row["answers"]),
+        "answer": text,
+    }
+
+
+# ---- the comparison ------------------------------------------------------------------------
+def build_corpus(indosum: Path, questions: list[dict], articles: int, out: Path) -> int:
+    """The questions' articles, the founding article and the first ``articles`` of IndoSum."""
+    from ingest.loaders import load_file
+
+    wanted = {q["doc_id"] for q in questions}
+    founding = load_file(ROOT / "corpus" / "000_c2c96c36c1e836fc.txt").articles[0]
+    rows = [{"id": founding.id, "text": founding.text, "published": founding.published}]
+    with indosum.open(encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            record = json.loads(line)
+            if i < articles or record.get("id") in wanted:
+                rows.append(record)
+    with out.open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    return len(rows)
+
+
+def summarise(figures: dict) -> dict:
+    qs = figures["questions"]
+    ingest = figures["ingest"]
+    return {
+        "ingest_articles_per_s": ingest["articles"] / ingest["seconds"],
+        "retrieval_ms_p50": statistics.median(figures["retrieval_ms"]),
+        "retrieval_ms_p95": pct(figures["retrieval_ms"], 95),
+        "first_token_s_p50": statistics.median(q["first_token_s"] for q in qs),
+        "total_s_p50": statistics.median(q["total_s"] for q in qs),
+        "peak_rss_mb": figures["peak_rss_mb"],
+        "accuracy": sum(q["correct"] for q in qs) / len(qs),
+    }
+
+
+def cold_start(store: Path) -> dict:
+    """Wall time of ``qa-bot --help`` (imports only) and of one ``qa-bot ask``."""
+    exe = Path(sys.executable).parent / "qa-bot"
+    env = {**os.environ, "QA_BOT_STORE_DIR": str(store)}
+    _, help_s = timed(lambda: subprocess.run([exe, "--help"], capture_output=True, env=env, check=True))
+    question = "When does the UN Security Council meet?"
+    _, ask_s = timed(lambda: subprocess.run([exe, "ask", question], capture_output=True, env=env, check=True))
+    return {"cli_help_s": help_s, "cli_ask_s": ask_s}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--indosum", type=Path, required=True, help="IndoSum corpus.jsonl")
+    ap.add_argument(
+        "--articles", type=int, default=300, help="first N IndoSum articles besides the asked ones"
+    )
+    ap.add_argument("--questions", type=Path, default=ROOT / "benchmarks" / "crosslingual" / "qa.jsonl")
+    ap.add_argument("--max-questions", type=int, default=20)
+    ap.add_argument("--skip-setup", action="store_true", help="skip timing the first-time model preparation")
+    ap.add_argument("--json", type=Path, help="also write all figures here")
+    ap.add_argument("--run", choices=("ours", "plain"), help=argparse.SUPPRESS)  # child process
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    questions = [json.loads(line) for line in args.questions.open(encoding="utf-8")][: args.max_questions]
+
+    if args.run:
+        corpus = args.work / "corpus.jsonl"
+        if args.run == "ours":
+            figures = run_ours(corpus, questions, args.work, args.skip_setup)
+        else:
+            figures = run_plain(corpus, questions, args.work)
+        (args.work / f"{args.run}.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
-        if not args.skip_setup:
-            fresh = get_settings(cache_dir=Path(tmp) / "cache", store_dir=Path(tmp) / "s0")
-            _, t_e5 = timed(lambda: prepare_default_embedding(fresh, progress=lambda m: None))
-            _, t_gguf = timed(lambda: prepare_default_gguf(fresh, progress=lambda m: None, show_bar=False))
-            figures["setup_embedding_s"] = round(t_e5, 1)
-            figures["setup_llm_s"] = round(t_gguf, 1)
-            import shutil
-
-            shutil.rmtree(Path(tmp) / "cache")
-
-        settings = get_settings(store_dir=Path(tmp) / "founding")
-        embedder, t_load = timed(lambda: load_embeddings(settings, progress=lambda m: None))
-        figures["embedding_load_s"] = round(t_load, 1)
-
-        from ingest.pipeline import ingest_path
-
-        report, t = timed(lambda: ingest_path(ROOT / "corpus", settings, embedder=embedder))
-        figures["ingest_founding"] = {
-            "articles": len(report.added),
-            "chunks": report.chunks_written,
-            "seconds": round(t, 2),
-            "chunks_per_s": round(report.chunks_written / t, 1),
-        }
-        print(f"ingest founding article: {report.chunks_written} chunks in {t:.2f} s", file=sys.stderr)
-
-        if args.indosum:
-            jsonl = Path(tmp) / "indosum.jsonl"
-            with args.indosum.open() as src, jsonl.open("w") as dst:
-                dst.writelines(itertools.islice(src, args.articles))
-            s2 = get_settings(store_dir=Path(tmp) / "indosum")
-            report, t = timed(lambda: ingest_path(jsonl, s2, embedder=embedder, show_progress=True))
-            figures["ingest_indosum"] = {
-                "articles": len(report.added),
-                "chunks": report.chunks_written,
-                "seconds": round(t, 1),
-                "chunks_per_s": round(report.chunks_written / t, 1),
-            }
-            again, t2 = timed(lambda: ingest_path(jsonl, s2, embedder=embedder))
-            figures["reingest_unchanged_indosum_s"] = round(t2, 2)
-
-        from qa_bot import QABot
-        from qa_bot.bot import Token
-        from qa_bot.retrieval import HybridRetriever
-        from qa_bot.store import ChunkStore
-
-        llm, t_llm = timed(lambda: load_chat_model(settings, progress=lambda m: None))
-        figures["llm_load_s"] = round(t_llm, 1)
-        store = ChunkStore.from_settings(settings, embedder.name)
-        bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
-        _, t_warm = timed(bot.warm_up)
-        figures["llm_warm_up_s"] = round(t_warm, 1)
-        rows = [json.loads(line) for line in args.questions.open()][: args.max_questions]
-        per_question = []
-        for row in rows:
-            t0 = time.perf_counter()
-            first = None
-            for event in bot.stream(row["question"]):
-                if isinstance(event, Token) and first is None:
-                    first = time.perf_counter() - t0
-                answer = event
-            per_question.append(
-                {
-                    "question": row["question"],
-                    "retrieval_ms": round(1000 * answer.timings["retrieval_s"], 1),
-                    "selection_ms": round(1000 * answer.timings.get("selection_s", 0), 1),
-                    "first_token_s": round(first or 0, 2),
-                    "total_s": round(time.perf_counter() - t0, 2),
-                    "answer": answer.text,
-                }
-            )
-            print(json.dumps(per_question[-1], ensure_ascii=False), file=sys.stderr)
-        figures["questions"] = per_question
-        for key in ("retrieval_ms", "first_token_s", "total_s"):
-            values = [q[key] for q in per_question]
-            figures[f"{key}_median"] = round(statistics.median(values), 2)
-    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps(figures, ensure_ascii=False, indent=2))
+        work = Path(tmp)
+        n = build_corpus(args.indosum, questions, args.articles, work / "corpus.jsonl")
+        print(f"corpus: {n} articles; {len(questions)} questions", file=sys.stderr)
+        results = {}
+        for which in ("ours", "plain"):
+            print(f"--- {which} ---", file=sys.stderr)
+            cmd = [sys.executable, __file__, "--indosum", str(args.indosum)]
+            cmd += [
+                "--questions",
+                str(args.questions),
+                "--max-questions",
+                str(args.max_questions),
+                "--run",
+                which,
+                "--work",
+                str(work),
+            ]
+            if args.skip_setup:
+                cmd.append("--skip-setup")
+            subprocess.run(cmd, check=True)
+            results[which] = json.loads((work / f"{which}.json").read_text())
+        results["cold_start"] = cold_start(work / "ours")
+    ours, plain = summarise(results["ours"]), summarise(results["plain"])
+    results["summary"] = {"ours": ours, "plain": plain}
+    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(render(ours, plain, results))
     if args.json:
-        args.json.write_text(json.dumps(figures, ensure_ascii=False, indent=2))
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def render(ours: dict, plain: dict, results: dict) -> str:
+    higher_is_better = {"ingest_articles_per_s", "accuracy"}
+    lines = [f"{'figure':24} {'ours':>10} {'plain':>10} {'ours is':>14}"]
+    for key in ours:
+        a, b = ours[key], plain[key]
+        if key in higher_is_better:
+            ratio = f"{a / b:.2f}x" if b else "-"
+        else:
+            ratio = f"{b / a:.2f}x better" if a else "-"
+        lines.append(f"{key:24} {a:10.2f} {b:10.2f} {ratio:>14}")
+    o = results["ours"]
+    lines.append("")
+    lines.append(
+        f"ours: ingest {o['ingest']['chunks']} chunks in {o['ingest']['seconds']:.1f} s, unchanged "
+        f"re-ingest {o['reingest_unchanged_s']:.2f} s, embedding load {o['embedding_load_s']:.1f} s, "
+        f"LLM load {o['llm_load_s']:.1f} s + warm-up {o['llm_warm_up_s']:.1f} s"
+    )
+    if "setup_embedding_s" in o:
+        setup = f"embedding {o['setup_embedding_s']:.1f} s, GGUF {o['setup_llm_s']:.1f} s"
+        lines.append(f"first-time setup: {setup}")
+    c = results["cold_start"]
+    lines.append(
+        f"cold start: qa-bot --help {c['cli_help_s']:.2f} s, qa-bot ask (one question) {c['cli_ask_s']:.1f} s"
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -77,3 +77,19 @@ def test_answer_reports_refusal_probability_and_threshold_applies(real_bot):
     refused = type(real_bot)(real_bot.retriever, real_bot.llm, strict).ask(question)
     assert (refused.found, refused.text, refused.citations) == (False, NOT_FOUND_MESSAGES["id"], ())
     assert refused.refusal_p == answer.refusal_p  # same prompt, same probability
+
+
+def test_prompt_prefix_state_is_saved_once_and_loaded_after(real_bot, tmp_path):
+    """A cold process loads the evaluated fixed prefix instead of re-reading it; the answer
+    after a load is the same as after an evaluation."""
+    from qa_bot.prompt import build_messages
+
+    messages = build_messages("?", ["-"], "en")
+    assert real_bot.llm.prime(messages, tmp_path) == "evaluated"
+    (saved,) = tmp_path.glob("prefix-*.npz")
+    assert saved.stat().st_size < 50 << 20  # KV cache of the prefix, not vocabulary-sized logits
+    evaluated = real_bot.ask("When does the UN Security Council meet?").text
+    assert real_bot.llm.prime(messages, tmp_path) == "loaded"
+    assert real_bot.ask("When does the UN Security Council meet?").text == evaluated
+    saved.write_bytes(b"not a state")  # a broken file is evaluated again, not trusted
+    assert real_bot.llm.prime(messages, tmp_path) == "evaluated"
