@@ -214,9 +214,10 @@ class QABot:
         passages = self._retrieve(query, k, filters, scope, vector)
         if not passages and scope is not None and scope.has_range:
             span = self.retriever.published_span()
-            if span is not None:  # dated articles exist, none from the asked time
+            if span is not None and not self.retriever.keyword_index().has_undated():
                 return [], [], no_articles_message(scope, span, language)
-            # Nothing in the store is dated, so the question's time cannot narrow it.
+            # Undated articles cannot be judged by the question's time (and "last year" may
+            # be the article's own, as in IndoSum questions): search them all instead.
             passages = self._retrieve(query, k, filters, None, vector)
         timings["retrieval_s"] = time.perf_counter() - t0
         readable = passages

@@ -127,6 +127,10 @@ class KeywordIndex:
         vocab = self._bm25.vocab_dict
         return sum(t in vocab for t in tokens) / len(tokens)
 
+    def has_undated(self) -> bool:
+        """Whether some chunk has no publication date."""
+        return any("published_day" not in m for m in self.metas)
+
     def published_span(self) -> tuple[int, int] | None:
         """Earliest and latest ``published_day`` (YYYYMMDD) of the dated chunks, None if none."""
         days = [m["published_day"] for m in self.metas if "published_day" in m]

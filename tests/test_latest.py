@@ -143,3 +143,20 @@ def test_a_year_in_a_question_over_undated_articles_does_not_empty_retrieval(
     answer = bot_for(settings, embedder, llm).ask("Siapa yang mendukung penelitian pada tahun 2005?")
     # (whether the model then answers rests on its refusal threshold: 0.0225 vs 0.02 measured)
     assert answer.passages and answer.passages[0].article_id == "a"
+
+
+def test_a_relative_time_over_a_partly_dated_store_still_finds_undated_articles(
+    settings_factory, embedder, llm, tmp_path
+):
+    """IndoSum questions say "tahun lalu" from the article's point of view; with one dated
+    article in the store (the founding one), the time must not hide every undated one."""
+    from ingest.pipeline import ingest_path
+
+    shutil.copy(FOUNDING, tmp_path / FOUNDING.name)
+    (tmp_path / "salmon.txt").write_text(
+        "Sebanyak 135 ribu ekor ikan salmon di Cile mati karena kutu laut tahun lalu.\n", encoding="utf-8"
+    )
+    settings = settings_factory()
+    ingest_path(tmp_path, settings, embedder=embedder)
+    answer = bot_for(settings, embedder, llm).ask("Berapa ekor ikan salmon di Cile yang mati tahun lalu?")
+    assert answer.passages and answer.passages[0].article_id == "salmon", answer.text
