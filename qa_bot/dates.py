@@ -122,7 +122,7 @@ def _resolve(kind: str, m: re.Match, published: date) -> tuple[date, date] | Non
         return (first, last) if first and last and first <= last else None
     if kind in ("unit_after", "unit_before"):
         unit, direction = (g[0], g[1]) if kind == "unit_after" else (g[1], g[0])
-        return _period(UNITS[unit], -1 if direction in PAST else 1, published)
+        return calendar_period(UNITS[unit], -1 if direction in PAST else 1, published)
     if kind in ("weekday_after", "weekday_before"):
         name, direction = (g[0], g[1]) if kind == "weekday_after" else (g[1], g[0])
         day = _weekday(WEEKDAYS[name], -1 if direction in PAST else 1, published)
@@ -159,7 +159,9 @@ def _nearest(day: int, month: int, published: date, year: int | None) -> date | 
     return min(candidates, key=lambda d: abs((d - published).days), default=None)
 
 
-def _period(unit: str, direction: int, published: date) -> tuple[date, date]:
+def calendar_period(unit: str, direction: int, published: date) -> tuple[date, date]:
+    """The week (Monday-Sunday), month or year ``direction`` units from ``published``'s own
+    (0: the one it falls in)."""
     if unit == "week":
         monday = published - timedelta(days=published.weekday()) + timedelta(weeks=direction)
         return monday, monday + timedelta(days=6)

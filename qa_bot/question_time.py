@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .dates import MONTH_WORDS, MONTHS, format_days, published_day, resolve_dates
+from .dates import MONTH_WORDS, MONTHS, calendar_period, format_days, published_day, resolve_dates
 from .text import keyword_tokens
 from .types import SearchFilters
 
@@ -102,21 +102,12 @@ def _relative_period(question: str, today: date) -> tuple[tuple[int, int], date,
     m = _THIS_UNIT.search(question)
     if m:
         unit = (m.group(1) or UNIT_NAMES[m.group(2).lower()]).lower()
-        first, last = _this(unit, today)
+        first, last = calendar_period(unit, 0, today)
         return (m.start(), m.end()), first, min(last, today)
     for found in resolve_dates(question, today):
         if found.kind in _RELATIVE_KINDS:
             return (found.start, found.end), found.first, min(found.last, today)
     return None
-
-
-def _this(unit: str, today: date) -> tuple[date, date]:
-    if unit == "week":
-        monday = today - timedelta(days=today.weekday())
-        return monday, monday + timedelta(days=6)
-    if unit == "month":
-        return today.replace(day=1), today.replace(day=calendar.monthrange(today.year, today.month)[1])
-    return date(today.year, 1, 1), date(today.year, 12, 31)
 
 
 def _absolute_period(question: str) -> tuple[str, date | None, date | None] | None:
