@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from .config import Settings, apply_offline_env
 from .types import Passage, SearchFilters
@@ -32,8 +32,9 @@ class ArticleState:
 class ChunkStore:
     """Chunks with embeddings and provenance in one Chroma collection.
 
-    The collection records which embedding model wrote it, so a store is never queried
-    with vectors from a different model.
+    The collection records which embedding model wrote it (with its backend, e.g.
+    ``...+onnx-int8``), so a store is never queried with vectors from a different model or
+    backend.
     """
 
     def __init__(self, client: Any, collection: str, embedding_model: str) -> None:
@@ -51,11 +52,7 @@ class ChunkStore:
             raise StoreError(f"cannot open collection {collection!r}: {exc}") from exc
         stored = (self._col.metadata or {}).get("embedding_model")
         if stored and stored != embedding_model:
-            raise StoreError(
-                f"the store at this location was built with the embedding model {stored!r}, not "
-                f"{embedding_model!r}: set QA_BOT_EMBEDDING_MODEL back, or use another "
-                "QA_BOT_STORE_DIR / QA_BOT_COLLECTION and ingest again"
-            )
+            raise StoreError(_mismatch(stored, embedding_model))
 
     @classmethod
     def from_settings(cls, settings: Settings, embedding_model: str) -> ChunkStore:
@@ -183,6 +180,36 @@ class ChunkStore:
         ids = list(ids)
         for i in range(0, len(ids), _WRITE_BATCH):
             self._col.delete(ids=ids[i : i + _WRITE_BATCH])
+
+
+def _split_backend(name: str) -> tuple[str, str]:
+    """``("model", "backend")`` from a recorded name; torch is recorded without a suffix."""
+    model, _, backend = name.rpartition("+")
+    if model and backend in get_args(Settings.model_fields["embedding_backend"].annotation):
+        return model, backend
+    return name, "torch"
+
+
+def _mismatch(stored: str, wanted: str) -> str:
+    """What to do when the store was written by another embedding model or backend.
+
+    Example:
+        >>> print(_mismatch("e5", "e5+onnx-int8"))  # doctest: +ELLIPSIS
+        the store at this location holds vectors from the torch embedding backend, ...
+    """
+    (stored_model, stored_backend), (model, backend) = _split_backend(stored), _split_backend(wanted)
+    if stored_model == model:
+        return (
+            f"the store at this location holds vectors from the {stored_backend} embedding backend, "
+            f"this run embeds with {backend} (vectors of different backends differ slightly, so they "
+            f"are never mixed): set QA_BOT_EMBEDDING_BACKEND={stored_backend} back, or ingest again "
+            "into another QA_BOT_STORE_DIR / QA_BOT_COLLECTION (or after deleting this store)"
+        )
+    return (
+        f"the store at this location was built with the embedding model {stored!r}, not "
+        f"{wanted!r}: set QA_BOT_EMBEDDING_MODEL (and QA_BOT_EMBEDDING_BACKEND) back, or use "
+        "another QA_BOT_STORE_DIR / QA_BOT_COLLECTION and ingest again"
+    )
 
 
 def chroma_where(filters: SearchFilters | None) -> dict | None:

@@ -139,6 +139,7 @@ def _eval(args, settings) -> int:
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
     from qa_bot.evaluation import draw_chart, evaluate, load_qa, render_table, summarise
+    from qa_bot.models import embedding_name
 
     corpus, qa = Path(args.corpus), Path(args.qa)
     for path in (corpus, qa):
@@ -151,7 +152,7 @@ def _eval(args, settings) -> int:
         return 2
     # Each corpus gets its own store beside the main one, kept between runs (re-ingest is
     # incremental, so a second run starts at once).
-    key = hashlib.sha256(f"{corpus.resolve()}|{settings.embedding_model}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{corpus.resolve()}|{embedding_name(settings)}".encode()).hexdigest()[:12]
     store = Path(settings.store_dir) / "eval" / f"{corpus.parent.name}-{corpus.stem}-{key}"
     settings = settings.model_copy(update={"store_dir": store})
     report = ingest_path(corpus, settings, show_progress=True)
