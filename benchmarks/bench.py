@@ -3,10 +3,11 @@
 Not a test: it prints figures for the README and never gates anything. Both setups read the
 same articles (the IndoSum articles the questions are about, the founding article, and the
 first N IndoSum articles as the rest of the corpus), answer the same questions with the
-same GGUF model through the same llama.cpp, and each runs in its own process so its peak
-memory is its own. The plain setup is RecursiveCharacterTextSplitter(1000, 200), the same
-embedding model through HuggingFaceEmbeddings, Chroma similarity search (k=4) and a
-stuff-all-chunks prompt (LangChain's classic RetrievalQA "stuff" prompt).
+same GGUF model through the same llama.cpp; each phase (first-time setup, ingest, serving)
+runs in its own process so its peak memory is its own. The plain setup is
+RecursiveCharacterTextSplitter(1000, 200), the same embedding model through
+HuggingFaceEmbeddings, Chroma similarity search (k=4) and a stuff-all-chunks prompt
+(LangChain's classic RetrievalQA "stuff" prompt).
 
     python benchmarks/bench.py --indosum ../shared/data/indosum/corpus.jsonl
 """
@@ -55,37 +56,48 @@ def peak_rss_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-# ---- the two setups (each in its own process) ----------------------------------------------
-def run_ours(corpus: Path, questions: list[dict], work: Path, skip_setup: bool) -> dict:
-    from ingest.pipeline import ingest_path
-    from qa_bot import QABot
-    from qa_bot.bot import Token
-    from qa_bot.evaluation import contains_answer
-    from qa_bot.models import (
-        load_chat_model,
-        load_embeddings,
-        prepare_default_embedding,
-        prepare_default_gguf,
-    )
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+PHASES = ("setup", "ours-ingest", "ours-serve", "plain-ingest", "plain-serve")
 
+
+# ---- the two setups (each phase in its own process) ----------------------------------------------
+def run_setup(work: Path) -> dict:
+    """First use on a fresh machine: the models prepared from their PyPI packages."""
+    from qa_bot.models import prepare_default_embedding, prepare_default_gguf, prepare_onnx_int8
+
+    fresh = get_settings(cache_dir=work / "fresh-cache", store_dir=work / "s0")
+    quiet = lambda m: None  # noqa: E731
     figures: dict = {}
-    if not skip_setup:
-        fresh = get_settings(cache_dir=work / "fresh-cache", store_dir=work / "s0")
-        quiet = {"progress": lambda m: None}
-        _, figures["setup_embedding_s"] = timed(lambda: prepare_default_embedding(fresh, **quiet))
-        _, figures["setup_llm_s"] = timed(
-            lambda: prepare_default_gguf(fresh, progress=lambda m: None, show_bar=False)
-        )
+    folder, figures["setup_embedding_s"] = timed(lambda: prepare_default_embedding(fresh, quiet))
+    if fresh.embedding_backend == "onnx-int8":
+        _, figures["setup_onnx_s"] = timed(lambda: prepare_onnx_int8(fresh, str(folder), quiet))
+    _, figures["setup_llm_s"] = timed(lambda: prepare_default_gguf(fresh, progress=quiet, show_bar=False))
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def ingest_ours(corpus: Path, work: Path) -> dict:
+    from ingest.pipeline import ingest_path
+    from qa_bot.models import load_embeddings
+
     settings = get_settings(store_dir=work / "ours")
+    figures: dict = {}
     embedder, figures["embedding_load_s"] = timed(lambda: load_embeddings(settings, progress=lambda m: None))
     report, t = timed(lambda: ingest_path(corpus, settings, embedder=embedder, show_progress=True))
     figures["ingest"] = {"articles": len(report.added), "chunks": report.chunks_written, "seconds": t}
     _, figures["reingest_unchanged_s"] = timed(lambda: ingest_path(corpus, settings, embedder=embedder))
-    llm, figures["llm_load_s"] = timed(lambda: load_chat_model(settings, progress=lambda m: None))
-    store = ChunkStore.from_settings(settings, embedder.name)
-    bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def serve_ours(questions: list[dict], work: Path) -> dict:
+    """The serving app: the bot opened on the ingested store, answering one by one."""
+    from qa_bot import QABot
+    from qa_bot.bot import Token
+    from qa_bot.evaluation import contains_answer
+
+    settings = get_settings(store_dir=work / "ours")
+    figures: dict = {}
+    bot, figures["load_s"] = timed(lambda: QABot.from_settings(settings))
     _, figures["llm_warm_up_s"] = timed(bot.warm_up)
     figures["retrieval_ms"] = _retrieval_ms(lambda q: bot.retriever.retrieve(q, settings.k), questions)
     rows = []
@@ -102,36 +114,55 @@ def run_ours(corpus: Path, questions: list[dict], work: Path, skip_setup: bool) 
     return figures
 
 
-def run_plain(corpus: Path, questions: list[dict], work: Path) -> dict:
+def _plain_embeddings(settings):
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from qa_bot.models import default_embedding_path
+
+    return HuggingFaceEmbeddings(
+        model_name=str(default_embedding_path(settings)),
+        model_kwargs={"device": "cpu"},
+        encode_kwargs={"normalize_embeddings": True},
+    )
+
+
+def ingest_plain(corpus: Path, work: Path) -> dict:
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
-    from langchain_core.messages import HumanMessage
-    from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    from qa_bot.evaluation import contains_answer
-    from qa_bot.models import default_embedding_path, load_chat_model
 
     settings = get_settings(store_dir=work / "plain")
     figures: dict = {}
-    embeddings, figures["embedding_load_s"] = timed(
-        lambda: HuggingFaceEmbeddings(
-            model_name=str(default_embedding_path(settings)),
-            model_kwargs={"device": "cpu"},
-            encode_kwargs={"normalize_embeddings": True},
-        )
-    )
+    embeddings, figures["embedding_load_s"] = timed(lambda: _plain_embeddings(settings))
 
     def ingest():
         records = [json.loads(line) for line in corpus.open(encoding="utf-8")]
         docs = [Document(page_content=r["text"], metadata={"id": r["id"]}) for r in records]
         chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
-        store = Chroma.from_documents(chunks, embeddings, persist_directory=str(work / "plain"))
-        return store, len(records), len(chunks)
+        Chroma.from_documents(chunks, embeddings, persist_directory=str(work / "plain"))
+        return len(records), len(chunks)
 
-    (store, n_articles, n_chunks), t = timed(ingest)
+    (n_articles, n_chunks), t = timed(ingest)
     figures["ingest"] = {"articles": n_articles, "chunks": n_chunks, "seconds": t}
-    llm, figures["llm_load_s"] = timed(lambda: load_chat_model(settings, progress=lambda m: None))
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def serve_plain(questions: list[dict], work: Path) -> dict:
+    from langchain_chroma import Chroma
+    from langchain_core.messages import HumanMessage
+
+    from qa_bot.evaluation import contains_answer
+    from qa_bot.models import load_chat_model
+
+    settings = get_settings(store_dir=work / "plain")
+    figures: dict = {}
+
+    def load():
+        store = Chroma(persist_directory=str(work / "plain"), embedding_function=_plain_embeddings(settings))
+        return store, load_chat_model(settings, progress=lambda m: None)
+
+    (store, llm), figures["load_s"] = timed(load)
     figures["retrieval_ms"] = _retrieval_ms(lambda q: store.similarity_search(q, k=4), questions)
     rows = []
     for row in questions:
@@ -189,16 +220,16 @@ def build_corpus(indosum: Path, questions: list[dict], articles: int, out: Path)
     return len(rows)
 
 
-def summarise(figures: dict) -> dict:
-    qs = figures["questions"]
-    ingest = figures["ingest"]
+def summarise(ingest: dict, serve: dict) -> dict:
+    qs = serve["questions"]
     return {
-        "ingest_articles_per_s": ingest["articles"] / ingest["seconds"],
-        "retrieval_ms_p50": statistics.median(figures["retrieval_ms"]),
-        "retrieval_ms_p95": pct(figures["retrieval_ms"], 95),
+        "ingest_articles_per_s": ingest["ingest"]["articles"] / ingest["ingest"]["seconds"],
+        "retrieval_ms_p50": statistics.median(serve["retrieval_ms"]),
+        "retrieval_ms_p95": pct(serve["retrieval_ms"], 95),
         "first_token_s_p50": statistics.median(q["first_token_s"] for q in qs),
         "total_s_p50": statistics.median(q["total_s"] for q in qs),
-        "peak_rss_mb": figures["peak_rss_mb"],
+        "serving_peak_rss_mb": serve["peak_rss_mb"],
+        "ingest_peak_rss_mb": ingest["peak_rss_mb"],
         "accuracy": sum(q["correct"] for q in qs) / len(qs),
     }
 
@@ -220,20 +251,23 @@ def main() -> None:
         "--articles", type=int, default=300, help="first N IndoSum articles besides the asked ones"
     )
     ap.add_argument("--questions", type=Path, default=ROOT / "benchmarks" / "crosslingual" / "qa.jsonl")
-    ap.add_argument("--max-questions", type=int, default=20)
+    ap.add_argument("--max-questions", type=int, default=60)
     ap.add_argument("--skip-setup", action="store_true", help="skip timing the first-time model preparation")
     ap.add_argument("--json", type=Path, help="also write all figures here")
-    ap.add_argument("--run", choices=("ours", "plain"), help=argparse.SUPPRESS)  # child process
+    ap.add_argument("--run", choices=PHASES, help=argparse.SUPPRESS)  # child process
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     questions = [json.loads(line) for line in args.questions.open(encoding="utf-8")][: args.max_questions]
 
     if args.run:
         corpus = args.work / "corpus.jsonl"
-        if args.run == "ours":
-            figures = run_ours(corpus, questions, args.work, args.skip_setup)
-        else:
-            figures = run_plain(corpus, questions, args.work)
+        figures = {
+            "setup": lambda: run_setup(args.work),
+            "ours-ingest": lambda: ingest_ours(corpus, args.work),
+            "ours-serve": lambda: serve_ours(questions, args.work),
+            "plain-ingest": lambda: ingest_plain(corpus, args.work),
+            "plain-serve": lambda: serve_plain(questions, args.work),
+        }[args.run]()
         (args.work / f"{args.run}.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2))
         return
 
@@ -242,25 +276,19 @@ def main() -> None:
         n = build_corpus(args.indosum, questions, args.articles, work / "corpus.jsonl")
         print(f"corpus: {n} articles; {len(questions)} questions", file=sys.stderr)
         results = {}
-        for which in ("ours", "plain"):
-            print(f"--- {which} ---", file=sys.stderr)
-            cmd = [sys.executable, __file__, "--indosum", str(args.indosum)]
-            cmd += [
-                "--questions",
-                str(args.questions),
-                "--max-questions",
-                str(args.max_questions),
-                "--run",
-                which,
-                "--work",
-                str(work),
-            ]
-            if args.skip_setup:
-                cmd.append("--skip-setup")
-            subprocess.run(cmd, check=True)
-            results[which] = json.loads((work / f"{which}.json").read_text())
+        # Each phase in its own process: its peak memory is its own, as in real use (the
+        # ingest command and the serving app are separate processes).
+        for phase in PHASES:
+            if phase == "setup" and args.skip_setup:
+                continue
+            print(f"--- {phase} ---", file=sys.stderr)
+            cmd = [sys.executable, __file__, "--indosum", str(args.indosum), "--questions"]
+            cmd += [str(args.questions), "--max-questions", str(args.max_questions)]
+            subprocess.run([*cmd, "--run", phase, "--work", str(work)], check=True)
+            results[phase] = json.loads((work / f"{phase}.json").read_text())
         results["cold_start"] = cold_start(work / "ours")
-    ours, plain = summarise(results["ours"]), summarise(results["plain"])
+    ours = summarise(results["ours-ingest"], results["ours-serve"])
+    plain = summarise(results["plain-ingest"], results["plain-serve"])
     results["summary"] = {"ours": ours, "plain": plain}
     results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(render(ours, plain, results))
@@ -278,16 +306,19 @@ def render(ours: dict, plain: dict, results: dict) -> str:
         else:
             ratio = f"{b / a:.2f}x better" if a else "-"
         lines.append(f"{key:24} {a:10.2f} {b:10.2f} {ratio:>14}")
-    o = results["ours"]
+    oi, os_ = results["ours-ingest"], results["ours-serve"]
     lines.append("")
     lines.append(
-        f"ours: ingest {o['ingest']['chunks']} chunks in {o['ingest']['seconds']:.1f} s, unchanged "
-        f"re-ingest {o['reingest_unchanged_s']:.2f} s, embedding load {o['embedding_load_s']:.1f} s, "
-        f"LLM load {o['llm_load_s']:.1f} s + warm-up {o['llm_warm_up_s']:.1f} s"
+        f"ours: ingest {oi['ingest']['chunks']} chunks in {oi['ingest']['seconds']:.1f} s, unchanged "
+        f"re-ingest {oi['reingest_unchanged_s']:.2f} s; serving app load {os_['load_s']:.1f} s "
+        f"+ LLM warm-up {os_['llm_warm_up_s']:.1f} s"
     )
-    if "setup_embedding_s" in o:
-        setup = f"embedding {o['setup_embedding_s']:.1f} s, GGUF {o['setup_llm_s']:.1f} s"
-        lines.append(f"first-time setup: {setup}")
+    if "setup" in results:
+        st = results["setup"]
+        setup = f"embedding {st['setup_embedding_s']:.1f} s, GGUF {st['setup_llm_s']:.1f} s"
+        if "setup_onnx_s" in st:
+            setup += f", ONNX int8 export {st['setup_onnx_s']:.1f} s"
+        lines.append(f"first-time setup: {setup} (peak memory {st['peak_rss_mb']} MB)")
     c = results["cold_start"]
     lines.append(
         f"cold start: qa-bot --help {c['cli_help_s']:.2f} s, qa-bot ask (one question) {c['cli_ask_s']:.1f} s"

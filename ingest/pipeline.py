@@ -130,18 +130,16 @@ def ingest_path(
     for group in _groups(plans, _GROUP_CHUNKS):
         new_chunks = [c for plan in group for c in plan.fresh]
         vectors = embedder.encode_passages([c.text for c in new_chunks], on_batch=on_batch)
-        offset = 0
+        # One write for the whole group: Chroma's cost is mostly per call (7.4 s of a
+        # 34 s ingest of 306 articles went to one upsert per article).
+        store.put(
+            [c.id for c in new_chunks],
+            [c.text for c in new_chunks],
+            vectors,
+            [c.metadata(plan.article, plan.fingerprint) for plan in group for c in plan.fresh],
+        )
+        report.chunks_written += len(new_chunks)
         for plan in group:
-            mine = plan.fresh
-            if mine:
-                store.put(
-                    [c.id for c in mine],
-                    [c.text for c in mine],
-                    vectors[offset : offset + len(mine)],
-                    [c.metadata(plan.article, plan.fingerprint) for c in mine],
-                )
-                offset += len(mine)
-                report.chunks_written += len(mine)
             if plan.state is None:
                 report.added.append(plan.article.id)
                 continue

@@ -15,6 +15,7 @@ from .citations import (
     cited_sentences,
     restore_numbers,
     restore_time_qualifiers,
+    supporting_span,
     supports,
 )
 from .condense import clean_rewrite, condense_messages, needs_rewrite
@@ -330,7 +331,8 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
         order.extend(i for i in cites if i not in order)
     renumber = {old: new for new, old in enumerate(order, start=1)}
     sentences = [_with_markers(sentence, [renumber[i] for i in cites]) for sentence, cites in kept]
-    citations = tuple(_citation(renumber[i], snippets[i - 1]) for i in order)
+    claims = {i: [sentence for sentence, cites in kept if i in cites] for i in order}
+    citations = tuple(_citation(renumber[i], snippets[i - 1], claims[i], question) for i in order)
     return Answer(
         question=question, text=" ".join(sentences), citations=citations, found=True, language=language
     )
@@ -352,14 +354,16 @@ def _supported(sentence: str, snippet: Snippet, question: str) -> bool:
     return supports(sentence, snippet.text, question, context=snippet.passage.published)
 
 
-def _citation(number: int, s: Snippet) -> Citation:
+def _citation(number: int, s: Snippet, claims: list[str], question: str) -> Citation:
+    """The citation of snippet ``s``, quoting the sentence of it that backs ``claims``."""
     p = s.passage
+    start, end = supporting_span(claims, s.text, question)
     return Citation(
         number=number,
         text=p.text,
-        quote=s.text,
-        quote_start=s.start,
-        quote_end=s.end,
+        quote=s.text[start:end],
+        quote_start=s.start + start,
+        quote_end=s.start + end,
         title=p.title,
         source=p.source,
         url=p.url,

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .text import keyword_tokens, split_sentences
+from .text import keyword_tokens, sentence_spans, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,39 @@ def supports(sentence: str, passage: str, question: str = "", context: str = "")
     if (claimed - question_numbers) & passage_numbers:
         return True
     return any(_similar(t, passage_tokens) for t in new_tokens if not t.isdigit())
+
+
+def supporting_span(claims: list[str], text: str, question: str = "") -> tuple[int, int]:
+    """The sentence of ``text`` that backs ``claims`` best, as (start, end) in ``text``;
+    the whole text when no single sentence stands out (a snippet of two sentences is
+    quoted by the one that says it).
+
+    Example:
+        >>> text = "Tevez pindah ke Shanghai Shenhua. Penyerang itu berusia 32 tahun."
+        >>> start, end = supporting_span(["Tevez berusia 32 tahun [1]."], text, "Berapa usia Tevez?")
+        >>> text[start:end]
+        'Penyerang itu berusia 32 tahun.'
+    """
+    spans = sentence_spans(text)
+    if len(spans) < 2:
+        return 0, len(text)
+    question_tokens = set(keyword_tokens(question))
+    question_numbers = _numbers(question)
+    scores = []
+    for start, end in spans:
+        sentence = text[start:end]
+        tokens, numbers = set(keyword_tokens(sentence)), _numbers(sentence, with_parts=True)
+        score = 0
+        for claim in claims:
+            claim = strip_markers(claim)
+            new = {t for t in keyword_tokens(claim) if t not in question_tokens and not t.isdigit()}
+            score += sum(_similar(t, tokens) for t in new)
+            score += 2 * len((_numbers(claim) - question_numbers) & numbers)
+        scores.append(score)
+    best = max(scores)
+    if best == 0 or scores.count(best) > 1:
+        return 0, len(text)
+    return spans[scores.index(best)]
 
 
 _BROKEN_THOUSANDS = re.compile(r"\b\d{1,3}(?:[.,] \d{3})+\b")

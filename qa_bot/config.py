@@ -63,7 +63,13 @@ class Settings(BaseSettings):
     embedding_passage_prompt: str | None = Field(
         default=None, description="Prefix for passages; None means the model's own 'passage' prompt."
     )
-    embedding_batch_size: int = Field(default=32, description="Passages embedded per batch.")
+    embedding_batch_size: int | None = Field(
+        default=None,
+        description=(
+            "Passages embedded per batch; None means 4 on onnx-int8 (fastest measured here: "
+            "1,582 news chunks in 19.7 s, 25.2 s at 32) and 32 on torch."
+        ),
+    )
     embedding_backend: Literal["torch", "onnx-int8"] = Field(
         default="onnx-int8",
         description=(

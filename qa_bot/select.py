@@ -2,10 +2,16 @@
 
 The default model reads about 50 prompt tokens a second, and a 1.5B model answers better
 from a handful of relevant sentences than from whole chunks. Each retrieved chunk is split
-into sentences, every sentence is scored against the question (dense similarity plus
-keyword overlap), and the best few become the numbered snippets of the prompt. A snippet
-keeps the sentence before its best sentence when that sentence is short context (e.g. who
-"pertemuan tersebut" refers to), so the model is not asked to resolve what it cannot see.
+into sentences; every sentence, and every run of two neighbouring sentences, is scored
+against the question (dense similarity plus keyword overlap), and the best few runs become
+the numbered snippets of the prompt.
+
+Why runs of two: the sentence that answers often does not repeat the question's words
+("... ujar penyerang berusia 32 tahun itu"), while the sentence before it names the topic;
+scored together they rank where neither does alone. On the questions' own retrieved
+passages the answer reached the model in 0.64 of the cross-lingual IndoSum questions with
+single sentences and 0.81 with runs of two (TyDi 0.85 -> 0.91, FacQA 0.92 -> 0.96, valid),
+for about 25% more prompt text.
 """
 
 from __future__ import annotations
@@ -37,18 +43,26 @@ def select_snippets(
     question_vector: list[float] | None,
     passages: list[Passage],
     embedder,
-    max_snippets: int = 4,
-    context_chars: int = 160,
+    max_snippets: int = 3,
+    window: int = 2,
+    max_window_chars: int = 400,
     min_chars: int = 25,
 ) -> list[Snippet]:
-    """The ``max_snippets`` best sentences of ``passages`` for ``question``, best first."""
-    spans = [sentence_spans(p.text) for p in passages]
-    candidates: list[tuple[int, int]] = []  # (passage index, sentence index)
-    for i, passage_spans in enumerate(spans):
-        candidates.extend((i, j) for j, (s, e) in enumerate(passage_spans) if e - s >= min_chars)
+    """The ``max_snippets`` best runs of up to ``window`` sentences of ``passages``, best
+    first; a run of several sentences is a candidate only up to ``max_window_chars``."""
+    candidates: list[tuple[int, int, int]] = []  # (passage index, start, end)
+    for i, passage in enumerate(passages):
+        spans = sentence_spans(passage.text)
+        for j in range(len(spans)):
+            for width in range(1, window + 1):
+                if j + width > len(spans):
+                    break
+                start, end = spans[j][0], spans[j + width - 1][1]
+                if end - start >= min_chars and (width == 1 or end - start <= max_window_chars):
+                    candidates.append((i, start, end))
     if not candidates:
         return []
-    texts = [passages[i].text[slice(*spans[i][j])] for i, j in candidates]
+    texts = [passages[i].text[s:e] for i, s, e in candidates]
     dense = np.zeros(len(texts), dtype=np.float32)
     if embedder is not None:
         q = np.asarray(question_vector if question_vector is not None else embedder.embed_query(question))
@@ -63,18 +77,8 @@ def select_snippets(
     for idx in np.argsort(-scores, kind="stable"):
         if len(snippets) == max_snippets:
             break
-        i, j = candidates[idx]
-        s, e = spans[i][j]
-        start = _with_context(spans[i][:j], s, context_chars, min_chars)
-        if any(o.passage is passages[i] and o.start < e and start < o.end for o in snippets):
-            continue  # overlaps a better snippet of the same passage (often as its context)
-        snippets.append(Snippet(passages[i], start, e, float(scores[idx])))
+        i, start, end = candidates[idx]
+        if any(o.passage is passages[i] and o.start < end and start < o.end for o in snippets):
+            continue  # overlaps a better run of the same passage
+        snippets.append(Snippet(passages[i], start, end, float(scores[idx])))
     return snippets
-
-
-def _with_context(before: list[tuple[int, int]], start: int, context_chars: int, min_chars: int) -> int:
-    """Start of the snippet: the previous sentence's start when it is short context."""
-    # A dateline or a heading ("Jakarta, CNN Indonesia —") is no context worth reading.
-    if before and min_chars <= before[-1][1] - before[-1][0] <= context_chars:
-        return before[-1][0]
-    return start
