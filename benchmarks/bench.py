@@ -234,6 +234,43 @@ def summarise(ingest: dict, serve: dict) -> dict:
     }
 
 
+def app_memory(store: Path, questions: list[dict]) -> dict:
+    """The chat app as users run it (``qa-bot serve``): its peak memory (VmHWM) after it
+    answered every question through its ``/ask`` endpoint, and the endpoint's latency."""
+    import socket
+
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "qa-bot"
+    env = {**os.environ, "QA_BOT_STORE_DIR": str(store)}
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        client = None
+        for _ in range(240):  # the app starts serving before its models load
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # not listening yet
+                time.sleep(0.5)
+        if client is None:
+            raise RuntimeError("qa-bot serve did not start within 2 minutes")
+        seconds = []
+        for row in questions:
+            _, t = timed(lambda q=row["question"]: client.predict(q, [], "", "", api_name="/ask"))
+            seconds.append(t)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"peak_rss_mb": round(peak_kb / 1024), "ask_s": seconds}
+
+
 def cold_start(store: Path) -> dict:
     """Wall time of ``qa-bot --help`` (imports only) and of one ``qa-bot ask``."""
     exe = Path(sys.executable).parent / "qa-bot"
@@ -287,6 +324,8 @@ def main() -> None:
             subprocess.run([*cmd, "--run", phase, "--work", str(work)], check=True)
             results[phase] = json.loads((work / f"{phase}.json").read_text())
         results["cold_start"] = cold_start(work / "ours")
+        print("--- the chat app (qa-bot serve), asked through /ask ---", file=sys.stderr)
+        results["app"] = app_memory(work / "ours", questions)
     ours = summarise(results["ours-ingest"], results["ours-serve"])
     plain = summarise(results["plain-ingest"], results["plain-serve"])
     results["summary"] = {"ours": ours, "plain": plain}
@@ -319,6 +358,11 @@ def render(ours: dict, plain: dict, results: dict) -> str:
         if "setup_onnx_s" in st:
             setup += f", ONNX int8 export {st['setup_onnx_s']:.1f} s"
         lines.append(f"first-time setup: {setup} (peak memory {st['peak_rss_mb']} MB)")
+    app = results["app"]
+    lines.append(
+        f"the chat app (qa-bot serve): peak memory {app['peak_rss_mb']} MB after answering all "
+        f"questions through /ask (p50 {statistics.median(app['ask_s']):.2f} s per answer)"
+    )
     c = results["cold_start"]
     lines.append(
         f"cold start: qa-bot --help {c['cli_help_s']:.2f} s, qa-bot ask (one question) {c['cli_ask_s']:.1f} s"

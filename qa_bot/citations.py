@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from .text import keyword_tokens, sentence_spans, split_sentences
 
@@ -87,15 +88,36 @@ def _canonical(number: str) -> str:
     return number.lstrip("0") or "0"
 
 
+# A number followed by a scale word also stands for its value: "135 ribu" is the 135,000
+# an English answer gives, "25 juta" the "25 million".
+_SCALE = re.compile(
+    r"\s*(ribu|rb|thousand|juta|million|miliar|milyar|billion|triliun|trillion)\b", re.IGNORECASE
+)
+_SCALES = {"ribu": 3, "rb": 3, "thousand": 3, "juta": 6, "million": 6, "miliar": 9, "milyar": 9}
+_SCALES |= {"billion": 9, "triliun": 12, "trillion": 12}
+
+
 def _numbers(text: str, with_parts: bool = False) -> set[str]:
     """Canonical numbers in ``text``; ``with_parts`` adds the pieces of times and dates
-    (so a passage's "15.00" also backs a claim of "15")."""
+    (so a passage's "15.00" also backs a claim of "15").
+
+    Example:
+        >>> sorted(_numbers("sebanyak 135 ribu ekor, 1,5 juta euro"))
+        ['1.5', '135', '135000', '1500000']
+    """
     found: set[str] = set()
     for m in _NUMBER.finditer(text):
         raw = m.group()
         found.add(_canonical(raw))
         if with_parts:
             found.update(_canonical(p) for p in re.split(r"[.,:]", raw) if p)
+        scale = _SCALE.match(text, m.end())
+        if scale:
+            try:
+                value = Decimal(_canonical(raw)) * 10 ** _SCALES[scale.group(1).lower()]
+            except InvalidOperation:  # "30.10.2024 juta" is no number
+                continue
+            found.add(str(value.quantize(1)) if value == value.to_integral() else str(value.normalize()))
     return found
 
 

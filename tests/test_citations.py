@@ -70,6 +70,11 @@ MEETING = "Pertemuan tersebut akan berlangsung pada Rabu (30/10) setelah pukul 1
         ("The meeting is in 2024.", MEETING, "When is the meeting?", False),
         ("About 1.500 people came.", MEETING, "How many came?", False),  # 15.00 is a time, not 1,500
         ("It starts at 15:00.", MEETING, "When does it start?", True),
+        # Scale words: an English answer writes out what the passage says in words.
+        ("135,000 salmon died [1].", "sebanyak 135 ribu ekor ikan salmon mati", "How many died?", True),
+        ("About $25 million [1].", "senilai 25 juta dolar AS", "How much was paid?", True),
+        ("About 1.5 million people [1].", "sekitar 1,5 juta orang", "How many people?", True),
+        ("136,000 salmon died [1].", "sebanyak 135 ribu ekor ikan salmon mati", "How many died?", False),
     ],
 )
 def test_supports_table(sentence, passage, question, expected):
@@ -115,6 +120,14 @@ def test_finalize_renumbers_citations_in_order_of_appearance():
         answer.citations[0].text[answer.citations[0].quote_start : answer.citations[0].quote_end] == MEETING
     )
     assert answer.found is True
+
+
+def test_finalize_quotes_the_sentence_of_a_two_sentence_snippet_that_says_it():
+    text = "Tevez resmi bergabung dengan Shanghai Shenhua. Penyerang itu berusia 32 tahun."
+    answer = finalize("Tevez berusia 32 tahun [1].", "Berapa usia Tevez?", _snippets(text), "id")
+    citation = answer.citations[0]
+    assert citation.quote == "Penyerang itu berusia 32 tahun."
+    assert citation.text[citation.quote_start : citation.quote_end] == citation.quote
 
 
 def test_finalize_moves_a_wrong_citation_to_the_supporting_snippet():
