@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .citations import (
+    add_missing_time,
     adds_information,
     cited_sentences,
     restore_numbers,
@@ -320,7 +321,9 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
             valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
         if valid:
             source = snippets[valid[0] - 1]
-            text = restore_time_qualifiers(restore_numbers(sentence.text, source.text), source.text, language)
+            text = restore_numbers(sentence.text, source.text)
+            text = add_missing_time(text, source.text, question, language)
+            text = restore_time_qualifiers(text, source.text, language)
             kept.append((with_absolute_dates(text, published_day(source.passage.published), language), valid))
         elif not adds_information(sentence.text, question):
             kept.append((sentence.text, []))

@@ -291,6 +291,38 @@ def restore_time_qualifiers(sentence: str, passage: str, language: str) -> str:
     return _ANSWER_TIME.sub(rewrite, sentence)
 
 
+_ASKS_WHEN = re.compile(r"\b(?:kapan|when|what time|jam berapa|pukul berapa)\b", re.I)
+# A day as news writes it, followed by its clock time: "Rabu (30/10) setelah pukul 15.00".
+_DAY_THEN_TIME = re.compile(
+    r"(?P<d>\(\d{1,2}/\d{1,2}(?:/\d{2,4})?\))\s+(?:(?:setelah|sesudah|sebelum|sekitar|mulai|pada)\s+)?"
+    r"(?:pukul|jam)\s+(?P<t>\d{1,2}[.:]\d{2})(?!\d)",
+    re.I,
+)
+
+
+def add_missing_time(sentence: str, passage: str, question: str, language: str) -> str:
+    """Answer a "when" question with the day's clock time when the passage gives both and
+    the answer kept only the day (the small model drops it about as often as it keeps it).
+
+    Only a day the answer writes as the passage does ("(30/10)") gets the time the passage
+    puts right after that day; :func:`restore_time_qualifiers` then adds its qualifier.
+
+    Example:
+        >>> passage = "pertemuan berlangsung pada Rabu (30/10) setelah pukul 15.00 waktu setempat"
+        >>> add_missing_time("It meets on Wednesday (30/10) [1].", passage, "When does it meet?", "en")
+        'It meets on Wednesday (30/10) at 15.00 [1].'
+    """
+    if not _ASKS_WHEN.search(question) or _ANSWER_TIME.search(sentence):
+        return sentence
+    for m in _DAY_THEN_TIME.finditer(passage):
+        at = sentence.find(m.group("d"))
+        if at >= 0:
+            end = at + len(m.group("d"))
+            word = "at" if language == "en" else "pukul"
+            return f"{sentence[:end]} {word} {m.group('t')}{sentence[end:]}"
+    return sentence
+
+
 def adds_information(sentence: str, question: str) -> bool:
     """Whether the sentence says anything beyond restating the question."""
     question_tokens = set(keyword_tokens(question))

@@ -130,6 +130,16 @@ def test_finalize_quotes_the_sentence_of_a_two_sentence_snippet_that_says_it():
     assert citation.text[citation.quote_start : citation.quote_end] == citation.quote
 
 
+def test_finalize_gives_a_when_answer_the_time_the_passage_puts_after_its_day():
+    answer = finalize(
+        "The council meets on Wednesday (30/10) [2].", "When does the council meet?", SNIPPETS, "en"
+    )
+    assert answer.text == "The council meets on Wednesday 30 October 2024 after 15.00 local time [1]."
+    # Not asked when: the day alone stays.
+    answer = finalize("It was on Wednesday (30/10) [2].", "What happened on Wednesday?", SNIPPETS, "en")
+    assert "15.00" not in answer.text
+
+
 def test_finalize_moves_a_wrong_citation_to_the_supporting_snippet():
     answer = finalize("About 1.500 troops arrived [1].", "How many troops arrived?", SNIPPETS, "en")
     assert answer.text == "About 1.500 troops arrived [1]."
