@@ -9,10 +9,13 @@ Example:
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from .bot import QABot
 from .config import Settings, get_settings
 from .types import Answer, Citation, Passage, SearchFilters
+
+if TYPE_CHECKING:
+    from .bot import QABot
 
 __all__ = ["Answer", "Citation", "Passage", "QABot", "SearchFilters", "Settings", "ask", "get_settings"]
 
@@ -20,8 +23,20 @@ _default_bot: QABot | None = None
 _default_lock = threading.Lock()
 
 
+def __getattr__(name: str):
+    # QABot pulls in langchain (~0.3 s): imported when first used, so `qa-bot --help` and
+    # `qa-bot ingest`'s argument errors answer at once.
+    if name == "QABot":
+        from .bot import QABot
+
+        return QABot
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def ask(question: str, filters: SearchFilters | None = None, k: int | None = None) -> Answer:
     """Answer with the default bot (settings from QA_BOT_* variables, models loaded once)."""
+    from .bot import QABot
+
     global _default_bot
     with _default_lock:
         if _default_bot is None:
