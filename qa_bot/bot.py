@@ -133,26 +133,28 @@ class QABot:
         :class:`Rewritten`), which is what gets retrieved and answered.
         """
         question = question.strip()
-        language = self._language(question)
+        language = self._language(question[: self.settings.max_question_chars])
+        problem = question_problem(question, self.settings.max_question_chars, language)
+        if problem:
+            # Nothing to search for, or more text than a question (a pasted article would
+            # overflow the model's context): say what to do instead of answering.
+            yield replace(_not_found(question[:200], language, ()), text=problem)
+            return
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        passages: list[Passage] = []
-        snippets: list[Snippet] = []
         search = question
-        if question and needs_rewrite(question, history):
+        if needs_rewrite(question, history):
             search = self._condense(question, history)
             timings["rewrite_s"] = time.perf_counter() - t0
             yield Rewritten(search)
         rewritten = search if search != question else ""
-        scope = self._time_scope(search) if question else None
-        if question:
-            passages, snippets, message = self._find(
-                search, k or self.settings.k, filters, scope, language, timings
-            )
-            if message:
-                timings["total_s"] = time.perf_counter() - t0
-                yield replace(_not_found(question, language, (), timings), text=message, rewritten=rewritten)
-                return
+        scope = self._time_scope(search)
+        k = k or self.settings.k
+        passages, snippets, message = self._find(search, k, filters, scope, language, timings)
+        if message:
+            timings["total_s"] = time.perf_counter() - t0
+            yield replace(_not_found(question, language, (), timings), text=message, rewritten=rewritten)
+            return
         if not snippets:
             timings["total_s"] = time.perf_counter() - t0
             yield replace(_not_found(question, language, tuple(passages), timings), rewritten=rewritten)
@@ -300,6 +302,28 @@ class QABot:
     def _language(self, question: str) -> str:
         setting = self.settings.answer_language
         return detect_language(question) if setting == "auto" else setting
+
+
+def question_problem(question: str, max_chars: int, language: str) -> str:
+    """A message for a question that cannot be asked as it is ("" when it can).
+
+    Example:
+        >>> question_problem("", 2000, "en")
+        'Type a question about the news, e.g. "When does the UN Security Council meet?"'
+        >>> question_problem("x" * 5000, 2000, "en")
+        'The question is 5,000 characters long: ask in at most 2,000 characters.'
+    """
+    if not question.strip():
+        if language == "en":
+            return 'Type a question about the news, e.g. "When does the UN Security Council meet?"'
+        return 'Tulis pertanyaan tentang berita, misalnya "Kapan Dewan Keamanan PBB bertemu?"'
+    if len(question) > max_chars:
+        n, most = f"{len(question):,}", f"{max_chars:,}"
+        if language == "en":
+            return f"The question is {n} characters long: ask in at most {most} characters."
+        n, most = n.replace(",", "."), most.replace(",", ".")
+        return f"Pertanyaannya {n} karakter: tanyakan dalam paling banyak {most} karakter."
+    return ""
 
 
 def finalize(raw: str, question: str, snippets: list[Snippet], language: str) -> Answer:

@@ -160,6 +160,10 @@ class Settings(BaseSettings):
         default=None, description="'user:password' to require a login (needed off loopback)."
     )
 
+    max_question_chars: int = Field(
+        default=2000,
+        description="Longer questions are answered with a message asking for a shorter one.",
+    )
     answer_language: Literal["auto", "id", "en"] = Field(
         default="auto", description="'auto' answers in the language of the question."
     )

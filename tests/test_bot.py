@@ -45,10 +45,21 @@ def test_stream_yields_tokens_then_answer(retriever, founding_settings):
     }
 
 
-def test_empty_question_is_not_found_without_calling_the_model(retriever, founding_settings):
+def test_empty_question_asks_for_one_without_calling_the_model(retriever, founding_settings):
     bot = make_bot(retriever, founding_settings)  # no replies: a call would fail
     answer = bot.ask("   ")
     assert (answer.found, answer.citations) == (False, ())
+    assert answer.text.startswith("Tulis pertanyaan tentang berita")
+
+
+def test_a_question_longer_than_the_limit_gets_a_message_without_search_or_model(
+    retriever, founding_settings
+):
+    bot = make_bot(retriever, founding_settings)
+    answer = bot.ask("When does the UN Security Council meet? " * 2500)  # 100,000 characters
+    assert answer.text == "The question is 99,999 characters long: ask in at most 2,000 characters."
+    assert (answer.found, answer.citations, answer.passages) == (False, (), ())
+    assert len(answer.question) <= 200  # the reply does not echo the whole text back
 
 
 def test_answer_to_dict_is_json_ready(retriever, founding_settings):
