@@ -185,17 +185,18 @@ def supporting_span(claims: list[str], text: str, question: str = "") -> tuple[i
         return 0, len(text)
     question_tokens = set(keyword_tokens(question))
     question_numbers = _numbers(question)
+    # What each claim adds beyond the question: its new words and numbers (read once).
+    added = []
+    for claim in map(strip_markers, claims):
+        words = {t for t in keyword_tokens(claim) if t not in question_tokens and not t.isdigit()}
+        added.append((words, _numbers(claim) - question_numbers))
     scores = []
     for start, end in spans:
         sentence = text[start:end]
         tokens, numbers = set(keyword_tokens(sentence)), _numbers(sentence, with_parts=True)
-        score = 0
-        for claim in claims:
-            claim = strip_markers(claim)
-            new = {t for t in keyword_tokens(claim) if t not in question_tokens and not t.isdigit()}
-            score += sum(_similar(t, tokens) for t in new)
-            score += 2 * len((_numbers(claim) - question_numbers) & numbers)
-        scores.append(score)
+        scores.append(
+            sum(sum(_similar(t, tokens) for t in words) + 2 * len(nums & numbers) for words, nums in added)
+        )
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
         return 0, len(text)
