@@ -70,14 +70,15 @@ def chunk_spans(text: str, max_chars: int) -> list[tuple[int, int]]:
     return chunks
 
 
-def chunk_article(article: Article, max_chars: int) -> list[Chunk]:
-    """Split an article into chunks whose ids depend only on the article id and content."""
+def chunk_article(article: Article, max_chars: int, version: str = "") -> list[Chunk]:
+    """Split an article into chunks whose ids depend only on the article id, ``version``
+    (the pipeline passes :func:`article_hash`) and content."""
     chunks = []
     for index, (start, end) in enumerate(chunk_spans(article.text, max_chars)):
         text = article.text[start:end]
         chunks.append(
             Chunk(
-                id=chunk_id(article.id, index, text),
+                id=chunk_id(article.id, index, text, version),
                 text=text,
                 article_id=article.id,
                 chunk_index=index,
@@ -88,12 +89,20 @@ def chunk_article(article: Article, max_chars: int) -> list[Chunk]:
     return chunks
 
 
-def chunk_id(article_id: str, index: int, text: str) -> str:
-    """``<sha256(article_id)[:16]>-<index>-<sha256(text)[:12]>``: stable across runs and
-    machines, distinct across articles, and changed whenever the chunk's text changes."""
+def chunk_id(article_id: str, index: int, text: str, version: str = "") -> str:
+    """``<sha256(article_id)[:16]>-<version[:8]>-<index>-<sha256(text)[:12]>``: stable
+    across runs and machines, distinct across articles, and changed whenever the chunk's
+    text changes. With a version, every chunk of an edited article gets a new id, so the
+    edit is written beside the old chunks and swapped in at once (see
+    :mod:`qa_bot.store`); the text hash at the end lets unchanged text keep its vector."""
     a = hashlib.sha256(article_id.encode()).hexdigest()[:16]
     t = hashlib.sha256(text.encode()).hexdigest()[:12]
-    return f"{a}-{index}-{t}"
+    return f"{a}-{version[:8]}-{index}-{t}" if version else f"{a}-{index}-{t}"
+
+
+def text_key(chunk_id: str) -> str:
+    """The text-hash part of a chunk id: equal for chunks of one article with equal text."""
+    return chunk_id.rpartition("-")[2]
 
 
 def article_hash(article: Article, max_chars: int) -> str:

@@ -1,9 +1,11 @@
 """Incremental ingest: load, chunk, diff against the store, embed only what changed, write.
 
-Per article the write order is: upsert the new chunks, re-stamp the unchanged ones, then
-delete the old ones. An interrupted run can leave an article with a mix of old and new
-chunks; the next run sees that its chunk ids or fingerprints do not match and finishes the
-job, so the store converges.
+A run is one store generation (see :mod:`qa_bot.store`): new and edited articles are
+written as new records beside the corpus readers see, replaced and removed ones are marked
+retired, the keyword index of the new generation is saved, and one metadata write commits
+it; only then is anything deleted. Killed at any point, the store keeps answering from the
+last committed corpus, and the next run reuses what the killed one wrote and finishes.
+One ingest at a time: a second one is refused while the first holds the lock.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.config import Settings, get_settings
-from qa_bot.keyword import KeywordIndex, fingerprint
+from qa_bot.keyword import KeywordIndex, fingerprint, remove_other_indexes
 from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
 
-from .chunking import Chunk, article_hash, chunk_article
+from .chunking import Chunk, article_hash, chunk_article, text_key
 from .fetch import Fetcher, is_url
 from .loaders import Article, LoadedFile, LoadError, discover, iter_articles
 from .report import IngestReport
@@ -96,24 +98,62 @@ def ingest_path(
         embedder = load_embeddings(settings)
     if store is None:
         store = ChunkStore.from_settings(settings, embedder.name)
-    articles, kept_paths, incremental = _collect(loaded, report)
+    index_dir = Path(settings.store_dir)
+    with store.ingest_lock(index_dir):
+        index = _write(store, embedder, settings, loaded, scope, report, progress, show_progress)
+    # Near-duplicates are found while the index is built (both read every chunk); the
+    # report names the copies among this run's new and changed articles.
+    for article_id in (*report.added, *report.updated):
+        group = index.copies.get(article_id)
+        if group is not None:
+            others = ", ".join(a for a in group["group"] if a != article_id)
+            report.notes.append(
+                (article_id, f"same story as {others}: answers cite one copy and name the rest")
+            )
+    report.seconds = time.perf_counter() - started
+    return report
 
+
+def _write(
+    store: ChunkStore,
+    embedder,
+    settings: Settings,
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]],
+    scope: Path | None,
+    report: IngestReport,
+    progress: ProgressFn | None,
+    show_progress: bool,
+) -> KeywordIndex:
+    """Diff, embed and write as one store generation, commit it, clean up; the keyword
+    index of the committed generation is returned. Holds the ingest lock."""
+    index_dir = Path(settings.store_dir)
+    generation = store.begin()
+    articles, kept_paths, incremental = _collect(loaded, report)
     states = store.article_states()
     articles = _match_by_url(articles, incremental, states, report)
     plans: list[_Planned] = []
     for article in articles:
-        chunks = chunk_article(article, settings.chunk_max_chars)
         fp = article_hash(article, settings.chunk_max_chars)
+        chunks = chunk_article(article, settings.chunk_max_chars, version=fp)
         state = states.get(article.id)
         if state is not None and state.hashes == {fp} and state.chunk_ids == {c.id for c in chunks}:
             report.unchanged.append(article.id)
             if state.path != article.path:
+                # Provenance only (no text, title or date), so rewritten in place.
                 store.update_metadata([c.id for c in chunks], [c.metadata(article, fp) for c in chunks])
             continue
-        known = state.chunk_ids if state else set()
+        # A crashed run may have written some of these chunks already: they are reused.
+        known = (state.chunk_ids if state else set()) | generation.leftovers
         plans.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
 
-    total = sum(len(plan.fresh) for plan in plans)
+    # Text that an article already had keeps its vector: only new text is embedded.
+    reusable = {
+        (plan.article.id, text_key(old)): old
+        for plan in plans
+        if plan.state is not None
+        for old in plan.state.chunk_ids
+    }
+    total = sum(1 for plan in plans for c in plan.fresh if (c.article_id, text_key(c.id)) not in reusable)
     bar = _progress_bar(total, show_progress) if total else None
     done = 0
 
@@ -128,52 +168,60 @@ def ingest_path(
     # Articles are embedded in groups so batches stay full (news articles have ~5 chunks),
     # and written right after, so an interruption loses at most one group of work.
     for group in _groups(plans, _GROUP_CHUNKS):
-        new_chunks = [c for plan in group for c in plan.fresh]
-        vectors = embedder.encode_passages([c.text for c in new_chunks], on_batch=on_batch)
+        fresh = [(plan, c) for plan in group for c in plan.fresh]
+        new = [c for _, c in fresh if (c.article_id, text_key(c.id)) not in reusable]
+        vectors = dict(
+            zip(
+                (c.id for c in new),
+                embedder.encode_passages([c.text for c in new], on_batch=on_batch),
+                strict=True,
+            )
+        )
+        old = store.vectors(
+            sorted({reusable[(c.article_id, text_key(c.id))] for _, c in fresh if c.id not in vectors})
+        )
+        for _, c in fresh:
+            if c.id not in vectors:
+                vectors[c.id] = old[reusable[(c.article_id, text_key(c.id))]]
         # One write for the whole group: Chroma's cost is mostly per call (7.4 s of a
         # 34 s ingest of 306 articles went to one upsert per article).
         store.put(
-            [c.id for c in new_chunks],
-            [c.text for c in new_chunks],
-            vectors,
-            [c.metadata(plan.article, plan.fingerprint) for plan in group for c in plan.fresh],
+            [c.id for _, c in fresh],
+            [c.text for _, c in fresh],
+            [vectors[c.id] for _, c in fresh],
+            [c.metadata(plan.article, plan.fingerprint) for plan, c in fresh],
+            generation=generation.number,
         )
-        report.chunks_written += len(new_chunks)
+        report.chunks_written += len(new)
         for plan in group:
             if plan.state is None:
                 report.added.append(plan.article.id)
                 continue
-            kept = [c for c in plan.chunks if c.id in plan.state.chunk_ids]
-            store.update_metadata(
-                [c.id for c in kept], [c.metadata(plan.article, plan.fingerprint) for c in kept]
-            )
-            stale = plan.state.chunk_ids - {c.id for c in plan.chunks}
-            store.delete(sorted(stale))
-            report.chunks_deleted += len(stale)
+            store.retire(sorted(plan.state.chunk_ids), generation.number)
+            old_texts = {text_key(i) for i in plan.state.chunk_ids}
+            report.chunks_deleted += len(old_texts - {text_key(c.id) for c in plan.chunks})
             report.updated.append(plan.article.id)
     if bar is not None:
         bar.close()
 
     if scope is not None:
-        _remove_missing(store, states, {a.id for a in articles}, scope, kept_paths, report)
+        _remove_missing(store, generation.number, states, {a.id for a in articles}, scope, kept_paths, report)
 
-    # The keyword index follows the store: rebuilt when anything changed, or when it is
-    # missing or stale (an earlier run was interrupted); left untouched otherwise.
-    index_dir = Path(settings.store_dir)
-    index = None if report.changed else KeywordIndex.load(index_dir)
-    if index is None or index.fingerprint != fingerprint(store.ids()):
-        index = rebuild_keyword_index(store, index_dir)
-    # Near-duplicates are found while the index is built (both read every chunk); the
-    # report names the copies among this run's new and changed articles.
-    for article_id in (*report.added, *report.updated):
-        group = index.copies.get(article_id)
-        if group is not None:
-            others = ", ".join(a for a in group["group"] if a != article_id)
-            report.notes.append(
-                (article_id, f"same story as {others}: answers cite one copy and name the rest")
-            )
-    report.seconds = time.perf_counter() - started
-    return report
+    if report.changed:
+        # Leftovers of a crashed run that this run did not take up must not become visible.
+        planned = {c.id for plan in plans for c in plan.chunks}
+        store.delete(sorted(generation.leftovers - planned))
+        # The keyword index of the new generation is saved before the commit, so readers
+        # find it the moment they see the generation.
+        index = rebuild_keyword_index(store, index_dir, generation.number)
+        store.commit(generation.number)
+    else:
+        index = KeywordIndex.load(index_dir, generation.committed)
+        if index is None or index.fingerprint != fingerprint(store.ids()):
+            index = rebuild_keyword_index(store, index_dir, generation.committed)
+    store.finish()
+    remove_other_indexes(index_dir, store.view()[0])
+    return index
 
 
 def _collect(
@@ -253,6 +301,7 @@ def _match_by_url(
 
 def _remove_missing(
     store: ChunkStore,
+    generation: int,
     states: dict[str, ArticleState],
     present: set[str],
     scope: Path,
@@ -266,7 +315,7 @@ def _remove_missing(
             continue
         if not _within(state.path, scope):
             continue
-        store.delete(sorted(state.chunk_ids))
+        store.retire(sorted(state.chunk_ids), generation)
         report.chunks_deleted += len(state.chunk_ids)
         report.removed.append(article_id)
 

@@ -22,8 +22,20 @@ from .store import matches
 from .text import keyword_tokens
 from .types import SearchFilters
 
-_INDEX_DIR = "bm25"
 _META_FILE = "chunks.json"
+
+
+def index_name(generation: int) -> str:
+    """The folder of the index for one store generation (see :mod:`qa_bot.store`): each
+    generation has its own, so an ingest never overwrites the index readers use."""
+    return f"bm25-{generation}"
+
+
+def remove_other_indexes(directory: Path, keep: int) -> None:
+    """Delete the indexes of generations other than ``keep`` (and leftovers of saves)."""
+    for old in Path(directory).glob("*bm25*"):
+        if old.is_dir() and old.name != index_name(keep):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def fingerprint(ids: Sequence[str]) -> str:
@@ -69,10 +81,10 @@ class KeywordIndex:
         return cls(list(ids), slim, bm25, fingerprint(ids), _copies(ids, texts, metas))
 
     # ---- persistence ---------------------------------------------------------------------
-    def save(self, directory: Path) -> None:
+    def save(self, directory: Path, generation: int) -> None:
         """Write atomically: a new folder is filled, then swapped in by rename."""
         directory.mkdir(parents=True, exist_ok=True)
-        target = directory / _INDEX_DIR
+        target = directory / index_name(generation)
         tmp = Path(tempfile.mkdtemp(prefix=".bm25-", dir=directory))
         try:
             if self._bm25 is not None:
@@ -99,9 +111,9 @@ class KeywordIndex:
             raise
 
     @classmethod
-    def load(cls, directory: Path) -> KeywordIndex | None:
-        """The saved index, or None when there is none or it cannot be read."""
-        target = directory / _INDEX_DIR
+    def load(cls, directory: Path, generation: int) -> KeywordIndex | None:
+        """The saved index of ``generation``, or None when there is none or it cannot be read."""
+        target = Path(directory) / index_name(generation)
         try:
             data = json.loads((target / _META_FILE).read_text())
             data["copies"]  # an index saved before near-duplicate groups existed is rebuilt

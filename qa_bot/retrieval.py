@@ -31,8 +31,9 @@ from .types import Passage, SearchFilters, SourceCopy
 class HybridRetriever:
     """Retrieve passages for a question from a :class:`ChunkStore`.
 
-    The keyword index lives in ``index_dir`` and is rebuilt from the store whenever it no
-    longer matches the store's chunks (so the two never disagree).
+    The keyword index lives in ``index_dir``, one per store generation; it is loaded when
+    the store commits a new generation and rebuilt when missing or not matching the chunks
+    readers see (so the two never disagree).
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class HybridRetriever:
         self.candidates = candidates
         self.keyword_weight = keyword_weight
         self._index: KeywordIndex | None = None
-        self._index_mtime: float | None = None
+        self._index_generation: int | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -67,19 +68,20 @@ class HybridRetriever:
         )
 
     def keyword_index(self) -> KeywordIndex:
-        """The keyword index, reloaded when another process rewrote it, rebuilt when stale."""
+        """The keyword index of the generation readers see: loaded when an ingest committed
+        a new one, rebuilt when it is missing or stale."""
         with self._lock:
-            mtime = _mtime(self.index_dir)
-            if self._index is None or mtime != self._index_mtime:
-                self._index = KeywordIndex.load(self.index_dir)
-                self._index_mtime = mtime
+            generation, pending = self.store.view()
+            if self._index is None or generation != self._index_generation:
+                self._index = KeywordIndex.load(self.index_dir, generation)
+                self._index_generation = generation
                 if self._index is not None and self._index.fingerprint != fingerprint(self.store.ids()):
                     self._index = None
-            elif len(self._index.ids) != self.store.count():
+            elif not pending and len(self._index.ids) != self.store.count():
+                # Written without an ingest (e.g. straight through ChunkStore.put).
                 self._index = None
             if self._index is None:
-                self._index = rebuild_keyword_index(self.store, self.index_dir)
-                self._index_mtime = _mtime(self.index_dir)
+                self._index = rebuild_keyword_index(self.store, self.index_dir, generation)
             return self._index
 
     def retrieve(
@@ -187,19 +189,12 @@ def _decisiveness(hits) -> float:
     return max(0.0, (hits[0].score - hits[1].score) / hits[0].score)
 
 
-def rebuild_keyword_index(store: ChunkStore, index_dir: Path) -> KeywordIndex:
-    """Build the keyword index from everything in the store and save it."""
-    ids, texts, metas = store.all_chunks()
+def rebuild_keyword_index(store: ChunkStore, index_dir: Path, generation: int) -> KeywordIndex:
+    """Build the keyword index of the chunks visible at ``generation`` and save it."""
+    ids, texts, metas = store.all_chunks(at=generation)
     index = KeywordIndex.build(ids, texts, metas)
-    index.save(Path(index_dir))
+    index.save(Path(index_dir), generation)
     return index
-
-
-def _mtime(index_dir: Path) -> float | None:
-    try:
-        return (index_dir / "bm25" / "chunks.json").stat().st_mtime_ns
-    except OSError:
-        return None
 
 
 def _with_score(p: Passage, score: float) -> Passage:

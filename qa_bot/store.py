@@ -1,8 +1,20 @@
-"""The only module that knows Chroma: an embedded PersistentClient or a Chroma server."""
+"""The only module that knows Chroma: an embedded PersistentClient or a Chroma server.
+
+Crash safety. An ingest may be killed at any point, so readers must never see its
+half-done work. Every chunk record carries the ingest generation that wrote it (``gen``)
+and the one that retired it (``dead``, 0 while in use); the collection records the last
+committed generation and whether records of another generation may exist (``pending``).
+An ingest writes generation G next to the committed corpus, commits by setting
+``committed = G`` in one metadata write, then deletes what G retired. Readers see a chunk
+when ``gen <= committed`` and it is not retired by then; while nothing is pending (the
+usual case) every record is visible and no filter is needed, which matters: a Chroma
+``where`` filter costs ~80 ms per query on 18k chunks against 3 ms without.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
@@ -29,6 +41,17 @@ class ArticleState:
     url: str = ""  # lets a feed item whose GUID changed find its article
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One ingest's place in the store: ``number`` is written, ``committed`` is what
+    readers see until :meth:`ChunkStore.commit`; ``leftovers`` are records an earlier,
+    interrupted ingest wrote but never committed (reused when the same chunk comes again)."""
+
+    committed: int
+    number: int
+    leftovers: frozenset[str]
+
+
 class ChunkStore:
     """Chunks with embeddings and provenance in one Chroma collection.
 
@@ -39,6 +62,7 @@ class ChunkStore:
 
     def __init__(self, client: Any, collection: str, embedding_model: str) -> None:
         self.client = client
+        self.name = collection
         self.embedding_model = embedding_model
         try:
             self._col = client.get_or_create_collection(
@@ -46,7 +70,7 @@ class ChunkStore:
                 # No embedding function: we always pass vectors, and Chroma's default would
                 # try to download a model.
                 embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embedding_model": embedding_model},
+                metadata={"hnsw:space": "cosine", "embedding_model": embedding_model, "committed": 0},
             )
         except ValueError as exc:
             raise StoreError(f"cannot open collection {collection!r}: {exc}") from exc
@@ -77,16 +101,129 @@ class ChunkStore:
             client = chromadb.PersistentClient(path=str(path / "chroma"), settings=chroma_settings)
         return cls(client, settings.collection, embedding_model)
 
+    # ---- generations -------------------------------------------------------------------
+    def _meta(self) -> dict:
+        # Read afresh: another thread or process may have committed since the collection
+        # object was made (a metadata read is ~0.3 ms embedded).
+        return dict(self.client.get_collection(self.name).metadata or {})
+
+    def view(self) -> tuple[int, bool]:
+        """``(committed generation, pending)``: what readers see, and whether records of
+        other generations (an ingest running, or one that was killed) must be filtered out."""
+        meta = self._meta()
+        return int(meta.get("committed", 0)), bool(meta.get("pending", 0))
+
+    def _visible_at(self) -> int | None:
+        """The generation to filter by, or None when every record is visible."""
+        committed, pending = self.view()
+        return committed if pending else None
+
+    def _set(self, **values: int) -> None:
+        meta = self._meta()
+        meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to be told it again
+        meta.update(values)
+        self._col.modify(metadata=meta)
+
+    def begin(self) -> Generation:
+        """Start an ingest: mark the store pending and clear up after an interrupted one.
+
+        Records retired by a generation that never committed are put back in use; records
+        retired by a committed one (killed before it deleted them) are deleted. A store
+        written before generations existed gets its records stamped generation 0.
+        """
+        meta = self._meta()
+        committed = int(meta.get("committed", 0))
+        got = self._col.get(include=["metadatas"])
+        if "committed" not in meta or any("gen" not in m for m in got["metadatas"]):
+            legacy = [i for i, m in zip(got["ids"], got["metadatas"], strict=True) if "gen" not in m]
+            self.update_metadata(legacy, [{"gen": 0, "dead": 0}] * len(legacy))
+            got = self._col.get(include=["metadatas"])
+        self._set(committed=committed, pending=1)
+        highest = committed
+        leftovers, revive, gone = set(), [], []
+        for chunk_id, m in zip(got["ids"], got["metadatas"], strict=True):
+            gen, dead = int(m.get("gen", 0)), int(m.get("dead", 0))
+            highest = max(highest, gen, dead)
+            if gen > committed:
+                leftovers.add(chunk_id)
+            elif dead > committed:
+                revive.append(chunk_id)
+            elif dead:
+                gone.append(chunk_id)
+        self.update_metadata(revive, [{"dead": 0}] * len(revive))
+        self.delete(gone)
+        return Generation(committed, highest + 1, frozenset(leftovers))
+
+    def retire(self, ids: Sequence[str], generation: int) -> None:
+        """Mark records as no longer in use from ``generation`` on (deleted after commit)."""
+        self.update_metadata(list(ids), [{"dead": generation}] * len(ids))
+
+    def commit(self, generation: int) -> None:
+        """Make ``generation`` what readers see: one metadata write, atomic in Chroma."""
+        self._set(committed=generation, pending=1)
+
+    def finish(self) -> None:
+        """After a commit (or an ingest that changed nothing): delete what the committed
+        generation retired and any uncommitted record, then let readers drop the filter."""
+        committed = self.view()[0]
+        got = self._col.get(include=["metadatas"])
+        self.delete(
+            [
+                i
+                for i, m in zip(got["ids"], got["metadatas"], strict=True)
+                if int(m.get("gen", 0)) > committed or int(m.get("dead", 0))
+            ]
+        )
+        self._set(committed=committed, pending=0)
+
+    @contextmanager
+    def ingest_lock(self, lock_dir: Path) -> Iterator[None]:
+        """Hold the store's ingest lock; another ingest already holding it is refused.
+
+        The lock is a file lock (released by the OS if the holder dies, even by SIGKILL) in
+        ``lock_dir``; with a Chroma server, ingests must run from one machine.
+        """
+        from filelock import FileLock, Timeout
+
+        lock_dir = Path(lock_dir)
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_dir / "ingest.lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreError(
+                f"another ingest is writing to this store ({lock_dir}); run this one again "
+                "when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     # ---- reading -------------------------------------------------------------------------
     def count(self) -> int:
         return self._col.count()
 
     def ids(self) -> list[str]:
-        return list(self._col.get(include=[])["ids"])
+        """Ids of the chunks readers see."""
+        at = self._visible_at()
+        if at is None:
+            return list(self._col.get(include=[])["ids"])
+        got = self._col.get(include=["metadatas"])
+        return [i for i, m in zip(got["ids"], got["metadatas"], strict=True) if visible(m, at)]
+
+    def _visible_records(self, include: list[str], at: int | None = None) -> dict:
+        """``col.get`` of the records visible at ``at`` (default: what readers see now)."""
+        at = self._visible_at() if at is None else at
+        got = self._col.get(include=list(dict.fromkeys([*include, "metadatas"])))
+        if at is None:
+            return got
+        keep = [n for n, m in enumerate(got["metadatas"]) if visible(m, at)]
+        return {key: [got[key][n] for n in keep] for key in ("ids", *include)}
 
     def article_states(self) -> dict[str, ArticleState]:
-        """Every article in the store with its chunk ids and recorded fingerprint(s)."""
-        got = self._col.get(include=["metadatas"])
+        """Every article readers see with its chunk ids and recorded fingerprint(s)."""
+        got = self._visible_records(["metadatas"])
         states: dict[str, ArticleState] = {}
         for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
             aid = str(meta["article_id"])
@@ -100,7 +237,7 @@ class ChunkStore:
 
     def articles(self) -> list[dict]:
         """One row per article: id, title, source, published, chunk count, file path."""
-        got = self._col.get(include=["metadatas"])
+        got = self._visible_records(["metadatas"])
         rows: dict[str, dict] = {}
         for meta in got["metadatas"]:
             aid = str(meta["article_id"])
@@ -118,18 +255,28 @@ class ChunkStore:
             row["chunks"] += 1
         return sorted(rows.values(), key=lambda r: (r["published"], r["article_id"]), reverse=True)
 
-    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
-        """(ids, texts, metadatas) of every chunk, for building the keyword index."""
-        got = self._col.get(include=["documents", "metadatas"])
+    def all_chunks(self, at: int | None = None) -> tuple[list[str], list[str], list[dict]]:
+        """(ids, texts, metadatas) of every chunk visible at generation ``at`` (default: what
+        readers see now), for building the keyword index."""
+        got = self._visible_records(["documents", "metadatas"], at)
         return list(got["ids"]), list(got["documents"]), list(got["metadatas"])
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Stored embeddings by id (to reuse for a chunk whose text did not change)."""
+        if not ids:
+            return {}
+        got = self._col.get(ids=list(ids), include=["embeddings"])
+        return {i: list(map(float, e)) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
     def get(self, ids: Sequence[str]) -> list[Passage]:
         if not ids:
             return []
+        at = self._visible_at()
         got = self._col.get(ids=list(ids), include=["documents", "metadatas"])
         by_id = {
             i: passage_from(i, d, m)
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if at is None or visible(m, at)
         }
         return [by_id[i] for i in ids if i in by_id]
 
@@ -143,7 +290,7 @@ class ChunkStore:
         got = self._col.query(
             query_embeddings=[list(embedding)],
             n_results=min(n, count),
-            where=chroma_where(filters),
+            where=chroma_where(filters, self._visible_at()),
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -160,15 +307,16 @@ class ChunkStore:
         texts: Sequence[str],
         embeddings: Sequence[Sequence[float]],
         metadatas: Sequence[dict],
+        generation: int = 0,
     ) -> None:
-        """Upsert chunks (idempotent by id)."""
+        """Upsert chunks (idempotent by id) as records of ``generation``."""
         for i in range(0, len(ids), _WRITE_BATCH):
             s = slice(i, i + _WRITE_BATCH)
             self._col.upsert(
                 ids=list(ids[s]),
                 documents=list(texts[s]),
                 embeddings=[list(map(float, e)) for e in embeddings[s]],
-                metadatas=list(metadatas[s]),
+                metadatas=[{**m, "gen": generation, "dead": 0} for m in metadatas[s]],
             )
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
@@ -212,11 +360,21 @@ def _mismatch(stored: str, wanted: str) -> str:
     )
 
 
-def chroma_where(filters: SearchFilters | None) -> dict | None:
-    """Translate filters into a Chroma ``where`` clause (None when there is nothing to filter)."""
-    if filters is None or filters.empty:
-        return None
+def visible(meta: dict, generation: int) -> bool:
+    """Whether a record is part of the corpus as of ``generation`` (see the module doc)."""
+    dead = int(meta.get("dead", 0))
+    return int(meta.get("gen", 0)) <= generation and (dead == 0 or dead > generation)
+
+
+def chroma_where(filters: SearchFilters | None, generation: int | None = None) -> dict | None:
+    """Translate filters into a Chroma ``where`` clause (None when there is nothing to filter);
+    ``generation`` adds :func:`visible` as a clause."""
     clauses: list[dict] = []
+    if generation is not None:
+        clauses.append({"gen": {"$lte": generation}})
+        clauses.append({"$or": [{"dead": 0}, {"dead": {"$gt": generation}}]})
+    if filters is None or filters.empty:
+        return clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
     if filters.sources:
         clauses.append({"source": {"$in": list(filters.sources)}})
     if filters.published_from is not None:

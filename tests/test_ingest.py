@@ -99,7 +99,7 @@ def test_edited_article_leaves_no_old_chunk(setup, corpus):
     joined = " ".join(chunk_texts(store, "000_c2c96c36c1e836fc"))
     assert "Rabu (30/10)" not in joined
     assert "Jumat (1/11) setelah pukul 10.00" in joined
-    index = KeywordIndex.load(settings.store_dir)
+    index = KeywordIndex.load(settings.store_dir, store.view()[0])
     assert index.fingerprint == fingerprint(store.ids())
 
 
@@ -110,7 +110,7 @@ def test_deleted_article_is_removed(setup, corpus):
     report = run()
     assert (report.removed, report.unchanged) == (["kedua"], ["000_c2c96c36c1e836fc"])
     assert chunk_texts(store, "kedua") == []
-    assert KeywordIndex.load(settings.store_dir).fingerprint == fingerprint(store.ids())
+    assert KeywordIndex.load(settings.store_dir, store.view()[0]).fingerprint == fingerprint(store.ids())
 
 
 def test_unreadable_file_is_skipped_and_the_rest_ingest(setup, corpus):
@@ -168,10 +168,12 @@ def test_store_refuses_a_different_embedding_model(setup, embedder):
 def test_unchanged_run_leaves_keyword_index_alone_but_repairs_a_stale_one(setup):
     run, store, settings = setup
     run()
-    index_file = settings.store_dir / "bm25" / "chunks.json"
+    generation = store.view()[0]
+    index_file = settings.store_dir / f"bm25-{generation}" / "chunks.json"
     before = index_file.stat().st_mtime_ns
     run()
     assert index_file.stat().st_mtime_ns == before
-    KeywordIndex.build([], [], []).save(settings.store_dir)  # as if a run died before its rebuild
+    assert store.view() == (generation, False)  # nothing changed: no new generation
+    KeywordIndex.build([], [], []).save(settings.store_dir, generation)  # a damaged index
     run()
-    assert KeywordIndex.load(settings.store_dir).fingerprint == fingerprint(store.ids())
+    assert KeywordIndex.load(settings.store_dir, store.view()[0]).fingerprint == fingerprint(store.ids())

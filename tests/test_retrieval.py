@@ -55,7 +55,8 @@ def test_filters_apply_to_both_retrievers(retriever, filters, count):
 def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
     from qa_bot.keyword import KeywordIndex
 
-    KeywordIndex.build([], [], []).save(founding_settings.store_dir)  # as if ingest died midway
+    # A damaged index of the generation readers see.
+    KeywordIndex.build([], [], []).save(founding_settings.store_dir, retriever.store.view()[0])
     retriever._index = None
     index = retriever.keyword_index()
     assert len(index.ids) == retriever.store.count() == 13
