@@ -200,14 +200,19 @@ def _write(
             store.retire(sorted(plan.state.chunk_ids), generation.number)
             old_texts = {text_key(i) for i in plan.state.chunk_ids}
             report.chunks_deleted += len(old_texts - {text_key(c.id) for c in plan.chunks})
-            report.updated.append(plan.article.id)
+            if plan.state.hashes == {plan.fingerprint}:
+                # Same content under ids of an older scheme (a store from before versioned
+                # chunk ids): rewritten with its vectors, nothing to report.
+                report.unchanged.append(plan.article.id)
+            else:
+                report.updated.append(plan.article.id)
     if bar is not None:
         bar.close()
 
     if scope is not None:
         _remove_missing(store, generation.number, states, {a.id for a in articles}, scope, kept_paths, report)
 
-    if report.changed:
+    if plans or report.removed:
         # Leftovers of a crashed run that this run did not take up must not become visible.
         planned = {c.id for plan in plans for c in plan.chunks}
         store.delete(sorted(generation.leftovers - planned))

@@ -177,3 +177,34 @@ def test_unchanged_run_leaves_keyword_index_alone_but_repairs_a_stale_one(setup)
     KeywordIndex.build([], [], []).save(settings.store_dir, generation)  # a damaged index
     run()
     assert KeywordIndex.load(settings.store_dir, store.view()[0]).fingerprint == fingerprint(store.ids())
+
+
+def test_store_from_before_generations_is_taken_over_without_embedding_again(setup):
+    run, store, settings = setup
+    run()
+    texts_before = sorted(store.all_chunks()[1])
+    # What a store written by an earlier version looks like: no generation on the records
+    # or the collection, chunk ids without the article version, one "bm25" index folder.
+    col = store._col
+    generation = store.view()[0]
+    ids, texts, metas = store.all_chunks()
+    vectors = store.vectors(ids)
+    col.delete(ids=ids)
+    from ingest.chunking import text_key
+
+    legacy = [f"{i.split('-')[0]}-{m['chunk_index']}-{text_key(i)}" for i, m in zip(ids, metas, strict=True)]
+    col.add(
+        ids=legacy,
+        documents=texts,
+        embeddings=[vectors[i] for i in ids],
+        metadatas=[{k: v for k, v in m.items() if k not in ("gen", "dead")} for m in metas],
+    )
+    col.modify(metadata={"embedding_model": store.embedding_model})
+    (settings.store_dir / f"bm25-{generation}").rename(settings.store_dir / "bm25")
+
+    report = run()
+    assert report.chunks_written == 0 and report.updated == [] and report.added == []
+    assert sorted(store.all_chunks()[1]) == texts_before
+    assert store.count() == len(texts_before)
+    assert not set(legacy) & set(store.ids())
+    assert [p.name for p in settings.store_dir.glob("*bm25*")] == [f"bm25-{store.view()[0]}"]
