@@ -292,10 +292,24 @@ def normalise_published(value: object) -> str:
     return parsed.date().isoformat() if len(text) <= 10 else parsed.isoformat()
 
 
-def iter_articles(files: list[Path], fetcher=None) -> Iterator[tuple[Path, LoadedFile | LoadError]]:
-    """Load each file, yielding either its articles or the error that skipped it."""
+def iter_articles(
+    files: list[Path], fetcher=None, max_file_mb: float | None = None
+) -> Iterator[tuple[Path, LoadedFile | LoadError]]:
+    """Load each file, yielding either its articles or the error that skipped it.
+
+    Files other than JSONL over ``max_file_mb`` are skipped unread: one article does not
+    take megabytes, and parsing such a page could take minutes.
+    """
     for path in files:
         try:
+            if max_file_mb is not None and path.suffix.lower() != ".jsonl":
+                size = path.stat().st_size
+                if size > max_file_mb * 1e6:
+                    raise LoadError(
+                        f"the file is {size / 1e6:,.1f} MB, over the {max_file_mb:g} MB limit for an "
+                        "article file: split it (many articles go in a .jsonl file, one per line) "
+                        "or raise QA_BOT_MAX_FILE_MB"
+                    )
             yield path, load_file(path, fetcher)
         except LoadError as exc:
             yield path, exc

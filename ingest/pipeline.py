@@ -87,7 +87,7 @@ def ingest_path(
             files, unsupported = discover(Path(path))
             for p, why in unsupported:
                 report.skipped.append((str(p), why))
-            loaded = list(iter_articles(files, fetcher))
+            loaded = list(iter_articles(files, fetcher, settings.max_file_mb))
             scope = Path(path).resolve()
     finally:
         if own_fetcher:
@@ -128,7 +128,7 @@ def _write(
     index of the committed generation is returned. Holds the ingest lock."""
     index_dir = Path(settings.store_dir)
     generation = store.begin()
-    articles, kept_paths, incremental = _collect(loaded, report)
+    articles, kept_paths, incremental = _collect(loaded, report, settings.max_article_chars)
     states = store.article_states()
     articles = _match_by_url(articles, incremental, states, report)
     plans: list[_Planned] = []
@@ -230,7 +230,7 @@ def _write(
 
 
 def _collect(
-    loaded: list[tuple[str | Path, LoadedFile | LoadError]], report: IngestReport
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]], report: IngestReport, max_chars: int
 ) -> tuple[list[Article], set[str], set[str]]:
     """The articles to ingest; the paths whose missing articles must stay (broken files,
     feeds); the ids of articles from feeds and pages, which may be matched by URL."""
@@ -252,6 +252,16 @@ def _collect(
         for note in result.notes:
             report.notes.append((str(origin), note))
         for article in result.articles:
+            if len(article.text) > max_chars:
+                report.skipped.append(
+                    (
+                        f"{origin} ({article.id})",
+                        f"the article is {len(article.text):,} characters long, over the "
+                        f"{max_chars:,} limit: split it into articles or raise QA_BOT_MAX_ARTICLE_CHARS",
+                    )
+                )
+                kept_paths.add(key)  # a version stored before stays
+                continue
             if article.id in seen_ids:
                 report.skipped.append(
                     (

@@ -105,6 +105,22 @@ class Settings(BaseSettings):
 
     # Ingest and retrieval
     chunk_max_chars: int = Field(default=500, description="Chunks grow by whole sentences up to this.")
+    max_article_chars: int = Field(
+        default=100_000,
+        gt=0,
+        description=(
+            "Longer articles are skipped with a message (news articles run 2-20k characters; "
+            "a longer text is usually a dump or a broken file)."
+        ),
+    )
+    max_file_mb: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Article files (.txt, .md, .html, feeds) over this size are skipped unread; JSONL "
+            "files, which hold many articles, are limited per article instead."
+        ),
+    )
     fetch_timeout: float = Field(
         default=15.0, gt=0, description="Seconds to wait to connect to a feed or page, and for each read."
     )

@@ -27,6 +27,16 @@ def test_chunk_spans_never_cut_a_sentence(founding_text):
         assert end in sentence_ends
 
 
+@pytest.mark.parametrize("separator", [" ", ""])
+def test_a_huge_line_without_sentence_ends_is_cut_into_pieces_that_fit(separator):
+    text = separator.join(["kata"] * 20_000)  # 100k / 80k characters, no full stop
+    spans = chunk_spans(text, 500)
+    assert all(0 < e - s <= 500 for s, e in spans)
+    assert "".join(text[s:e] for s, e in spans).replace(" ", "") == text.replace(" ", "")
+    if separator:
+        assert all(text[s:e].startswith("kata") and text[s:e].endswith("kata") for s, e in spans)
+
+
 def test_chunk_spans_rejects_non_positive_size():
     with pytest.raises(ValueError, match="max_chars must be positive"):
         chunk_spans(TEXT, 0)
