@@ -17,9 +17,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.config import Settings, get_settings
+from qa_bot.hostile import instruction_like
 from qa_bot.keyword import KeywordIndex, fingerprint, remove_other_indexes
 from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
+from qa_bot.text import sentence_spans
 
 from .chunking import Chunk, article_hash, chunk_article, text_key
 from .fetch import Fetcher, is_url
@@ -145,6 +147,15 @@ def _write(
         # A crashed run may have written some of these chunks already: they are reused.
         known = (state.chunk_ids if state else set()) | generation.leftovers
         plans.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
+        planted = sum(instruction_like(article.text[a:b]) for a, b in sentence_spans(article.text))
+        if planted:
+            report.notes.append(
+                (
+                    article.id,
+                    f"{planted} sentence(s) addressed to an AI model (e.g. 'ignore previous "
+                    "instructions'): stored and searchable, never shown to the model",
+                )
+            )
 
     # Text that an article already had keeps its vector: only new text is embedded.
     reusable = {

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
+from .hostile import strip_control_tokens
+
 LANGUAGE_NAMES = {"id": "Indonesian", "en": "English"}
 NOT_FOUND_TOKEN = "NOT_FOUND"
 
@@ -49,8 +51,11 @@ def build_messages(question: str, snippets: list[str], language: str) -> list[Ba
     for user, assistant in _EXAMPLES:
         messages.append(HumanMessage(content=user))
         messages.append(AIMessage(content=assistant))
-    numbered = "\n".join(f"[{n}] {' '.join(text.split())}" for n, text in enumerate(snippets, start=1))
-    question = " ".join(question.split())
+    # Passages and question are text, never turns of the chat: template tokens go.
+    numbered = "\n".join(
+        f"[{n}] {' '.join(strip_control_tokens(text).split())}" for n, text in enumerate(snippets, start=1)
+    )
+    question = " ".join(strip_control_tokens(question).split())
     name = LANGUAGE_NAMES.get(language, "Indonesian")
     messages.append(HumanMessage(content=f"{numbered}\n\nQuestion: {question}\nAnswer in {name}:"))
     return messages

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .hostile import instruction_like
 from .text import keyword_tokens, sentence_spans
 from .types import Passage
 
@@ -53,13 +54,17 @@ def select_snippets(
     first; a run of several sentences is a candidate only up to ``max_window_chars``, and
     a run scoring more than ``relative_floor`` below the best is left out (off-topic
     sentences cost prompt time and make the model doubt: on the sets above this kept the
-    recall within a point and cut 5-21% of the prompt text)."""
+    recall within a point and cut 5-21% of the prompt text).
+
+    Sentences addressed to an AI model (:func:`qa_bot.hostile.instruction_like`) are never
+    part of a run: the model must not read instructions planted in the corpus."""
     candidates: list[tuple[int, int, int]] = []  # (passage index, start, end)
     for i, passage in enumerate(passages):
         spans = sentence_spans(passage.text)
+        hostile = [instruction_like(passage.text[a:b]) for a, b in spans]
         for j in range(len(spans)):
             for width in range(1, window + 1):
-                if j + width > len(spans):
+                if j + width > len(spans) or hostile[j + width - 1]:
                     break
                 start, end = spans[j][0], spans[j + width - 1][1]
                 if end - start >= min_chars and (width == 1 or end - start <= max_window_chars):
