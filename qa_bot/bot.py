@@ -277,15 +277,16 @@ class QABot:
         citation check then vets). Cross-lingual questions get their own threshold: an English
         question over Indonesian passages leaves the model unsure (0.15-0.5 measured on
         answerable questions) where a same-language one is sure (< 0.005).
-        OpenAI-compatible servers report this only with logprobs, which llama.cpp's server
-        computes for every prompt token, so there the model's own greedy choice decides.
+        An OpenAI-compatible server is asked for the same probability through logprobs
+        (:mod:`qa_bot.openai_chat`); one that has none leaves the decision to greedy decoding.
         "What is the latest news about X?" asked across languages is a request for a summary,
         not a factoid, and the model is unsure about those too (0.02-0.46 on the multi-date
         test corpus, where every such question had an on-topic article): the looser threshold.
         """
         from .llamacpp_chat import LlamaCppChat
+        from .openai_chat import OpenAIChat
 
-        if not isinstance(self.llm, LlamaCppChat):
+        if not isinstance(self.llm, (LlamaCppChat, OpenAIChat)):
             return {}
         passages_language = detect_language(" ".join(s.text for s in snippets))
         if language == passages_language and not news_request:

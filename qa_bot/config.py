@@ -162,7 +162,8 @@ class Settings(BaseSettings):
         default=0.02,
         description=(
             "Refuse when the model's first-step probability of its refusal token exceeds this, "
-            "otherwise make it answer (in-process llama.cpp only; chosen on train questions)."
+            "otherwise make it answer (in-process llama.cpp, or a server that gives logprobs: see "
+            "qa_bot/openai_chat.py; chosen on train questions)."
         ),
     )
     abstain_threshold_crosslingual: float = Field(

@@ -656,9 +656,9 @@ def load_chat_model(settings: Settings, progress: Progress = _say):
         case "openai":
             if not settings.llm_base_url:
                 raise ModelError("QA_BOT_LLM_BASE_URL is required for the openai provider")
-            from langchain_openai import ChatOpenAI
+            from .openai_chat import OpenAIChat
 
-            return ChatOpenAI(
+            return OpenAIChat(
                 base_url=settings.llm_base_url,
                 model=settings.llm_model,
                 api_key=settings.llm_api_key,
