@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .answer_cache import AnswerCache
 from .citations import (
     add_missing_time,
     adds_information,
@@ -69,6 +70,7 @@ class QABot:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings or get_settings()
+        self._answers = AnswerCache(self.settings.answer_cache)
 
     @classmethod
     def from_settings(
@@ -132,6 +134,43 @@ class QABot:
         conversation is first rewritten into a standalone question (yielded as
         :class:`Rewritten`), which is what gets retrieved and answered.
         """
+        key = self._cache_key(question, filters, k, history)
+        if key is None:
+            yield from self._stream(question, filters, k, history)
+            return
+        t0 = time.perf_counter()
+        cached = self._answers.claim(key)
+        if cached is not None:
+            yield Token(cached.text)
+            waited = round(time.perf_counter() - t0, 4)
+            yield replace(cached, timings={**cached.timings, "cached": 1.0, "total_s": waited})
+            return
+        answer = None
+        try:
+            for event in self._stream(question, filters, k, history):
+                if isinstance(event, Answer):
+                    answer = event
+                yield event
+        finally:
+            self._answers.release(key, answer)
+
+    def _cache_key(
+        self, question: str, filters: SearchFilters | None, k: int | None, history: Sequence
+    ) -> tuple | None:
+        """What an answer depends on besides the models (None: not cached, for follow-ups)."""
+        if history or self._answers.size <= 0:
+            return None
+        generation = self.retriever.store.view()
+        today = self.settings.today or date.today()
+        return (" ".join(question.split()), filters, k or self.settings.k, generation, today)
+
+    def _stream(
+        self,
+        question: str,
+        filters: SearchFilters | None,
+        k: int | None,
+        history: Sequence[tuple[str, str]],
+    ) -> Iterator[Token | Rewritten | Answer]:
         question = question.strip()
         language = self._language(question[: self.settings.max_question_chars])
         problem = question_problem(question, self.settings.max_question_chars, language)

@@ -177,6 +177,15 @@ class Settings(BaseSettings):
         default=None, description="'user:password' to require a login (needed off loopback)."
     )
 
+    answer_cache: int = Field(
+        default=256,
+        ge=0,
+        description=(
+            "Recent answers kept per process (0 = off). The same question on the same corpus "
+            "and day gets the same answer at once, and twenty people asking it together share "
+            "one model run."
+        ),
+    )
     max_question_chars: int = Field(
         default=2000,
         description="Longer questions are answered with a message asking for a shorter one.",

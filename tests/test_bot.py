@@ -69,3 +69,29 @@ def test_answer_to_dict_is_json_ready(retriever, founding_settings):
     data = json.loads(json.dumps(bot.ask("Siapa Sekretaris Jenderal NATO?").to_dict()))
     assert data["citations"][0]["number"] == 1
     assert data["language"] == "id"
+
+
+def test_the_same_question_is_answered_once_until_the_corpus_changes(
+    settings_factory, embedder, founding_corpus, tmp_path
+):
+    import shutil
+
+    from ingest.pipeline import ingest_path
+    from tests.conftest import bot_for
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(founding_corpus, corpus)
+    settings = settings_factory()
+    ingest_path(corpus, settings, embedder=embedder)
+    # Two scripted replies: a third model call would fail.
+    llm = FakeListChatModel(responses=["Mark Rutte [1].", "Sekjen NATO adalah Mark Rutte [1]."])
+    bot = bot_for(settings, embedder, llm)
+    first = bot.ask("Siapa Sekretaris Jenderal NATO?")
+    again = bot.ask("  Siapa Sekretaris  Jenderal NATO? ")
+    assert (again.text, again.citations) == (first.text, first.citations)
+    assert "cached" in again.timings and "cached" not in first.timings
+    # A commit of new articles makes the stored answer unreachable.
+    (corpus / "cabai.md").write_text("Harga cabai rawit naik menjadi Rp80.000 per kilogram.\n")
+    ingest_path(corpus, settings, embedder=embedder)
+    fresh = bot.ask("Siapa Sekretaris Jenderal NATO?")
+    assert fresh.text == "Sekjen NATO adalah Mark Rutte [1]." and "cached" not in fresh.timings

@@ -1,0 +1,71 @@
+"""20 people asking at once through the app's API while the corpus is re-ingested (real
+models, real app on loopback; slow). The minutes-long run with latency percentiles and
+memory samples is `python -m benchmarks.load`; its figures are in the README."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from benchmarks.load import NEW_ARTICLE, NEW_QUESTION, ask_load, reingest, rss_mb
+from tests.conftest import FOUNDING, bot_for
+from tests.test_server_mode import free_port
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = [
+    "When does the UN Security Council meet?",
+    "Siapa Sekretaris Jenderal NATO?",
+    "What is the capital of France?",
+]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, settings_factory, embedder, llm):
+    from ingest.pipeline import ingest_path
+    from ui.app import CSS, build_app
+
+    corpus = tmp_path_factory.mktemp("load-corpus")
+    shutil.copy(FOUNDING, corpus / FOUNDING.name)
+    settings = settings_factory()
+    ingest_path(corpus, settings, embedder=embedder)
+    # Asked alone by another bot, so the app's own answer cache starts empty.
+    alone = {q: bot_for(settings, embedder, llm).ask(q).text for q in QUESTIONS}
+    blocks = build_app(settings, bot_for(settings, embedder, llm), corpus_dir=corpus)
+    port = free_port()
+    # As `qa-bot serve` queues it (ui.app.launch).
+    blocks.queue(default_concurrency_limit=2).launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS
+    )
+    yield f"http://127.0.0.1:{port}/", alone, corpus
+    blocks.close()
+
+
+def test_twenty_clients_at_once_with_a_reingest_midway(app):
+    url, alone, corpus = app
+    before = rss_mb(int(Path("/proc/self").resolve().name))
+    reports: list[str] = []
+
+    def ingest_while_asking() -> None:
+        reports.append(reingest(url, "cabai.md", NEW_ARTICLE))
+
+    ingester = threading.Timer(5.0, ingest_while_asking)
+    ingester.start()
+    result = ask_load(url, QUESTIONS, clients=20, rounds=2)
+    ingester.join()
+
+    assert result.errors() == []
+    assert len(result.outcomes) == 40  # nothing lost
+    # Every answer is the one the question gets when asked alone, before, during and
+    # after the re-ingest.
+    assert {q: texts for q, texts in result.answers().items()} == {q: {alone[q]} for q in QUESTIONS}
+    assert "added 1" in reports[0] and (corpus / "cabai.md").exists()
+    # Questions asked together shared model runs; the re-ingest made them run again.
+    assert 0 < sum(o.cached for o in result.outcomes) < 40
+    after = ask_load(url, [NEW_QUESTION], 1, rounds=1)
+    assert "80.000" in after.outcomes[0].text
+    # Memory: no growth beyond noise over 40 answers (the run's own buffers included).
+    assert rss_mb(int(Path("/proc/self").resolve().name)) - before < 300
