@@ -254,9 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             f"({len(rss)} samples)"
         )
     distinct = [len(a) for a in result.answers().values()]
-    print(
-        f"questions asked: {len(distinct)}, with more than one distinct answer: {sum(d > 1 for d in distinct)}"
-    )
+    varied = sum(d > 1 for d in distinct)
+    print(f"questions asked: {len(distinct)}, with more than one distinct answer: {varied}")
     print("\n".join(ingest_report))
     print(f"after the re-ingest, {NEW_QUESTION!r}: {after.outcomes[0].text or after.outcomes[0].error}")
     if args.json:
