@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The founding article's development questions plus two it cannot answer: twenty distinct
-# questions, so twenty clients start on twenty different model runs.
+# The founding article's 18 development questions (two of them it cannot answer): twenty
+# clients start on eighteen different model runs.
 QUESTIONS = [
     json.loads(line)["question"]
     for line in (ROOT / "benchmarks" / "founding_questions.jsonl").read_text().splitlines()
     if line.strip()
-] + ["What is the capital of France?", "Siapa pemenang Piala Dunia 2022?"]
+]
 NEW_ARTICLE = (
     "---\ntitle: Harga cabai naik\nsource: Antara\npublished: 2024-10-28\n---\n"
     "Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000 per kilogram. "

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     app_auth: str | None = Field(
         default=None, description="'user:password' to require a login (needed off loopback)."
     )
+    max_upload_mb: float = Field(
+        default=100.0, gt=0, description="Largest file the chat's upload accepts (the server refuses more)."
+    )
 
     answer_cache: int = Field(
         default=256,

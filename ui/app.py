@@ -402,6 +402,18 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
 def launch(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     """Serve the chat; binding beyond loopback requires a login (QA_BOT_APP_AUTH)."""
     apply_offline_env()
+    options = serve_options(settings, host)
+    app = build_app(settings)
+    app.queue(default_concurrency_limit=2).launch(server_port=port or settings.app_port, **options)
+
+
+def serve_options(settings: Settings, host: str | None = None) -> dict:
+    """Gradio ``launch`` options that decide what the app exposes (tests serve with these).
+
+    Loopback unless told otherwise, and then only behind a login; uploads capped; the store
+    and model folders never served even if a Gradio default changes (Gradio serves only
+    its own upload folder and the paths allowed to it, and we allow none).
+    """
     host = host or settings.app_host
     auth = None
     if settings.app_auth:
@@ -412,7 +424,11 @@ def launch(settings: Settings, host: str | None = None, port: int | None = None)
             f"qa-bot: refusing to serve on {host} without a login: set QA_BOT_APP_AUTH=user:password "
             "(or bind to 127.0.0.1)"
         )
-    app = build_app(settings)
-    app.queue(default_concurrency_limit=2).launch(
-        server_name=host, server_port=port or settings.app_port, auth=auth, show_error=False, css=CSS
-    )
+    return {
+        "server_name": host,
+        "auth": auth,
+        "show_error": False,
+        "css": CSS,
+        "max_file_size": f"{settings.max_upload_mb:g}mb",
+        "blocked_paths": [str(Path(settings.store_dir).resolve()), str(Path(settings.cache_dir).resolve())],
+    }
