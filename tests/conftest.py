@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ apply_offline_env()
 
 ROOT = Path(__file__).resolve().parents[1]
 FOUNDING = ROOT / "corpus" / "000_c2c96c36c1e836fc.txt"
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for servers the tests start on loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

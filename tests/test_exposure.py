@@ -11,8 +11,7 @@ import httpx
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from tests.conftest import FOUNDING, ROOT, bot_for
-from tests.test_ui import free_port
+from tests.conftest import FOUNDING, ROOT, bot_for, free_port
 
 
 @pytest.fixture(scope="module")

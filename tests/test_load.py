@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load import NEW_ARTICLE, NEW_QUESTION, ask_load, reingest, rss_mb
-from tests.conftest import FOUNDING, bot_for
-from tests.test_server_mode import free_port
+from tests.conftest import FOUNDING, bot_for, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ The answers must be the ones the embedded mode gives (slow)."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FOUNDING, bot_for
+from tests.conftest import FOUNDING, bot_for, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +24,6 @@ QUESTIONS = [
     "Siapa pemenang Piala Dunia 2022?",
     "What is the capital of France?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(command: list[str], ready_url: str, log: Path, timeout: float = 120) -> subprocess.Popen:

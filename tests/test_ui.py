@@ -1,21 +1,13 @@
 """The app's endpoints through gradio_client, with a scripted LLM (the app is under test)."""
 
-import socket
-
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from qa_bot import QABot
 from qa_bot.types import Answer, Citation
-from tests.conftest import FOUNDING, bot_for
+from tests.conftest import FOUNDING, bot_for, free_port
 from ui.app import CSS, history_pairs, parse_filters, render_answer
 from ui.corpus import CorpusError, safe_name
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
