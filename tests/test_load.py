@@ -39,12 +39,12 @@ def app(tmp_path_factory, settings_factory, embedder, llm):
     blocks.queue(default_concurrency_limit=2).launch(
         server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS
     )
-    yield f"http://127.0.0.1:{port}/", alone, corpus
+    yield f"http://127.0.0.1:{port}/", alone, corpus, settings
     blocks.close()
 
 
 def test_twenty_clients_at_once_with_a_reingest_midway(app):
-    url, alone, corpus = app
+    url, alone, corpus, _ = app
     before = rss_mb(int(Path("/proc/self").resolve().name))
     reports: list[str] = []
 
@@ -68,3 +68,38 @@ def test_twenty_clients_at_once_with_a_reingest_midway(app):
     assert "80.000" in after.outcomes[0].text
     # Memory: no growth beyond noise over 40 answers (the run's own buffers included).
     assert rss_mb(int(Path("/proc/self").resolve().name)) - before < 300
+
+
+def test_an_ingest_from_the_command_line_reaches_the_running_app(app):
+    """Another process (`qa-bot ingest`) commits a new generation into the embedded store
+    the app is reading; the app's next answers come from it."""
+    import subprocess
+    import sys
+
+    url, _, corpus, settings = app
+    (corpus / "kereta.md").write_text(
+        "---\ntitle: Kereta cepat tambah jadwal\nsource: Antara\npublished: 2024-10-28\n---\n"
+        "Operator kereta cepat Jakarta-Bandung menambah 12 perjalanan setiap akhir pekan.\n"
+    )
+    question = "Berapa perjalanan yang ditambah kereta cepat Jakarta-Bandung?"
+    before = ask_load(url, [question], 1, rounds=1).outcomes[0].text
+    assert "12" not in before
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ui.cli",
+            "--store-dir",
+            str(settings.store_dir),
+            "ingest",
+            "--quiet",
+            str(corpus),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "added 1" in done.stdout
+    after = ask_load(url, [question], 1, rounds=1).outcomes[0].text
+    assert "12" in after, after
