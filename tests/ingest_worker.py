@@ -72,6 +72,16 @@ def _arm(point: str) -> None:
             real_commit(self, generation)
 
         ChunkStore.commit = commit
+    elif point == "announce-begin":
+        # The parent kills at a moment of its choosing after the write phase starts.
+        real_begin = ChunkStore.begin
+
+        def begin(self):
+            generation = real_begin(self)
+            print("writing", flush=True)
+            return generation
+
+        ChunkStore.begin = begin
     elif point == "timed":
         # The parent kills at a moment of its choosing; progress lines tell it where we are.
         pass

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -183,6 +184,63 @@ def test_ingest_killed_at_random_moments_of_a_long_run(world, tmp_path):
         for path in corpus.glob("tambahan-*.md"):
             path.unlink()
         shutil.rmtree(extra, ignore_errors=True)
+
+
+def test_ingest_killed_inside_its_writes_to_chroma(tmp_path):
+    """Every article's metadata changes, so the run writes hundreds of records with reused
+    vectors and embeds nothing: kills at moments of the write phase land inside Chroma's
+    upserts, updates, the index build, the commit or the deletes."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentences = FOUNDING.read_text().split(". ")
+    for n in range(60):
+        body = ". ".join(sentences[(n + i) % len(sentences)] for i in range(12))
+        (corpus / f"b-{n:02d}.md").write_text(article(f"b{n}", f"Berita {n}", body))
+    v1_store = tmp_path / "v1"
+    worker("ingest", str(corpus), str(v1_store))
+    v1 = dump(v1_store)
+    for path in corpus.glob("b-*.md"):
+        path.write_text(path.read_text().replace("title: Berita", "title: Kabar"))
+    clean = tmp_path / "clean"
+    worker("ingest", str(corpus), str(clean))
+    v2 = dump(clean)
+    outcomes = []
+    # The write phase took 2.8 s here: early, middle, late (around the commit).
+    for delay in (0.3, 1.2, 2.2):
+        store = tmp_path / f"store-{delay}"
+        shutil.copytree(v1_store, store)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.ingest_worker",
+                "ingest",
+                str(corpus),
+                str(store),
+                "announce-begin",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for line in proc.stdout:
+            if line.strip() == "writing":
+                break
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        seen = dump(store)
+        # Before the commit the old corpus, after it the new one; never a mix.
+        assert same_corpus(seen, v1) or same_corpus(seen, v2), delay
+        outcomes.append((delay, proc.returncode, same_corpus(seen, v2)))
+        report = json.loads(worker("ingest", str(corpus), str(store)).stdout.splitlines()[-1])
+        assert report["chunks_written"] == 0  # nothing embedded: every vector was reused
+        after = dump(store)
+        assert same_corpus(after, v2) and after["records"] == len(after["chunks"])
+    # At least one kill landed while the run was still writing (not after it ended).
+    assert any(code == -signal.SIGKILL for _, code, _ in outcomes), outcomes
+    print("kills (delay s, exit code, saw the new corpus):", outcomes)
 
 
 def test_a_second_ingest_is_refused_while_one_runs_and_readers_see_the_old_corpus(world, tmp_path):
