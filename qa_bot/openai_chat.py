@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
@@ -67,7 +68,6 @@ class OpenAIChat(ChatOpenAI):
         server cannot say (then the greedy choice decides)."""
         if self._probe_works is False:
             return None
-        token = self._token(word)
         from langchain_openai.chat_models.base import _convert_message_to_dict
 
         try:
@@ -80,11 +80,14 @@ class OpenAIChat(ChatOpenAI):
                 top_logprobs=20,
             )
             top = reply.choices[0].logprobs.content[0].top_logprobs
-        except Exception as exc:  # any server error or a reply without logprobs
+        except openai.APIConnectionError:  # timeouts included
+            return None  # the server is unreachable now: the answer request will say so
+        except Exception as exc:  # a server that refuses logprobs, or replies without them
             log.warning("the LLM server gives no logprobs (%s): its greedy choice decides refusals", exc)
             self._probe_works = False
             return None
         self._probe_works = True
+        token = self._token(word)  # asked once the server has answered (the result is kept)
         text = token[1] if token is not None else None
         if text is None:
             # No tokenizer endpoint: the longest listed token that starts the word.

@@ -31,6 +31,18 @@ def test_openai_provider_is_chosen_by_base_url():
     assert (llm.model_name, str(llm.openai_api_base)) == ("qwen", "http://127.0.0.1:9/v1")
 
 
+def test_an_unreachable_llm_server_does_not_turn_the_refusal_probe_off():
+    from langchain_core.messages import HumanMessage
+
+    from qa_bot.models import load_chat_model
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    llm = load_chat_model(qa_bot.get_settings(llm_base_url=url, llm_timeout=2))
+    assert llm._first_token_p([HumanMessage(content="Siapa?")], "NOT_FOUND") is None
+    assert llm._probe_works is None  # asked again next time, when the server may be back
+
+
 def test_missing_gguf_path_says_what_to_fix(tmp_path):
     import pytest
 
