@@ -67,11 +67,12 @@ class HybridRetriever:
             keyword_weight=settings.keyword_weight,
         )
 
-    def keyword_index(self) -> KeywordIndex:
-        """The keyword index of the generation readers see: loaded when an ingest committed
-        a new one, rebuilt when it is missing or stale."""
+    def keyword_index(self, view: tuple[int, bool] | None = None) -> KeywordIndex:
+        """The keyword index of the generation readers see (``view``: a
+        :meth:`ChunkStore.view` already read): loaded when an ingest committed a new one,
+        rebuilt when it is missing or stale."""
         with self._lock:
-            generation, pending = self.store.view()
+            generation, pending = view or self.store.view()
             if self._index is None or generation != self._index_generation:
                 self._index = KeywordIndex.load(self.index_dir, generation)
                 self._index_generation = generation
@@ -97,9 +98,12 @@ class HybridRetriever:
         """
         if k <= 0 or not query.strip():
             return []
-        index = self.keyword_index()
+        # One view of the store for the whole question: one metadata read, and no mix of two
+        # generations if an ingest commits meanwhile.
+        view = self.store.view()
+        index = self.keyword_index(view)
         vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
-        dense = self.store.search(vector, self.candidates, filters)
+        dense = self.store.search(vector, self.candidates, filters, view=view)
         keyword = index.search(query, self.candidates, filters)
         weight = self.keyword_weight * index.coverage(query) * math.sqrt(_decisiveness(keyword))
         # A keyword-only candidate was not among the dense top: the weakest dense score there
@@ -114,7 +118,7 @@ class HybridRetriever:
         ranked = sorted(scores, key=lambda cid: -scores[cid])[: 3 * k]
         known = {p.chunk_id: p for p in dense}
         missing = [cid for cid in ranked if cid not in known]
-        known.update({p.chunk_id: p for p in self.store.get(missing)})
+        known.update({p.chunk_id: p for p in self.store.get(missing, view=view)})
         return _fold_copies(
             [_with_score(known[cid], scores[cid]) for cid in ranked if cid in known], index, k
         )

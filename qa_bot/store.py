@@ -113,9 +113,10 @@ class ChunkStore:
         meta = self._meta()
         return int(meta.get("committed", 0)), bool(meta.get("pending", 0))
 
-    def _visible_at(self) -> int | None:
-        """The generation to filter by, or None when every record is visible."""
-        committed, pending = self.view()
+    def _visible_at(self, view: tuple[int, bool] | None = None) -> int | None:
+        """The generation to filter by, or None when every record is visible (``view`` is a
+        :meth:`view` the caller already read, so one question reads it once)."""
+        committed, pending = view or self.view()
         return committed if pending else None
 
     def _set(self, **values: int) -> None:
@@ -133,26 +134,18 @@ class ChunkStore:
         """
         meta = self._meta()
         committed = int(meta.get("committed", 0))
-        got = self._col.get(include=["metadatas"])
-        if "committed" not in meta or any("gen" not in m for m in got["metadatas"]):
-            legacy = [i for i, m in zip(got["ids"], got["metadatas"], strict=True) if "gen" not in m]
+        if "committed" not in meta:
+            legacy = self._ids_where(None)
             self.update_metadata(legacy, [{"gen": 0, "dead": 0}] * len(legacy))
-            got = self._col.get(include=["metadatas"])
         self._set(committed=committed, pending=1)
-        highest = committed
-        leftovers, revive, gone = set(), [], []
-        for chunk_id, m in zip(got["ids"], got["metadatas"], strict=True):
-            gen, dead = int(m.get("gen", 0)), int(m.get("dead", 0))
-            highest = max(highest, gen, dead)
-            if gen > committed:
-                leftovers.add(chunk_id)
-            elif dead > committed:
-                revive.append(chunk_id)
-            elif dead:
-                gone.append(chunk_id)
+        # Filtered reads of ids only: a full metadata read takes 1.2-1.8 s on 18k chunks,
+        # these take milliseconds when they match little (the usual case).
+        revive = self._ids_where({"dead": {"$gt": committed}})
         self.update_metadata(revive, [{"dead": 0}] * len(revive))
-        self.delete(gone)
-        return Generation(committed, highest + 1, frozenset(leftovers))
+        self.delete(self._ids_where({"$and": [{"dead": {"$gt": 0}}, {"dead": {"$lte": committed}}]}))
+        leftovers = self._col.get(where={"gen": {"$gt": committed}}, include=["metadatas"])
+        highest = max([committed, *(int(m["gen"]) for m in leftovers["metadatas"])])
+        return Generation(committed, highest + 1, frozenset(leftovers["ids"]))
 
     def retire(self, ids: Sequence[str], generation: int) -> None:
         """Mark records as no longer in use from ``generation`` on (deleted after commit)."""
@@ -166,15 +159,11 @@ class ChunkStore:
         """After a commit (or an ingest that changed nothing): delete what the committed
         generation retired and any uncommitted record, then let readers drop the filter."""
         committed = self.view()[0]
-        got = self._col.get(include=["metadatas"])
-        self.delete(
-            [
-                i
-                for i, m in zip(got["ids"], got["metadatas"], strict=True)
-                if int(m.get("gen", 0)) > committed or int(m.get("dead", 0))
-            ]
-        )
+        self.delete(self._ids_where({"$or": [{"gen": {"$gt": committed}}, {"dead": {"$gt": 0}}]}))
         self._set(committed=committed, pending=0)
+
+    def _ids_where(self, where: dict | None) -> list[str]:
+        return list(self._col.get(where=where, include=[])["ids"])
 
     @contextmanager
     def ingest_lock(self, lock_dir: Path) -> Iterator[None]:
@@ -206,20 +195,12 @@ class ChunkStore:
 
     def ids(self) -> list[str]:
         """Ids of the chunks readers see."""
-        at = self._visible_at()
-        if at is None:
-            return list(self._col.get(include=[])["ids"])
-        got = self._col.get(include=["metadatas"])
-        return [i for i, m in zip(got["ids"], got["metadatas"], strict=True) if visible(m, at)]
+        return list(self._visible_records([])["ids"])
 
     def _visible_records(self, include: list[str], at: int | None = None) -> dict:
         """``col.get`` of the records visible at ``at`` (default: what readers see now)."""
         at = self._visible_at() if at is None else at
-        got = self._col.get(include=list(dict.fromkeys([*include, "metadatas"])))
-        if at is None:
-            return got
-        keep = [n for n, m in enumerate(got["metadatas"]) if visible(m, at)]
-        return {key: [got[key][n] for n in keep] for key in ("ids", *include)}
+        return self._col.get(where=chroma_where(None, at), include=include)
 
     def article_states(self) -> dict[str, ArticleState]:
         """Every article readers see with its chunk ids and recorded fingerprint(s)."""
@@ -268,20 +249,23 @@ class ChunkStore:
         got = self._col.get(ids=list(ids), include=["embeddings"])
         return {i: list(map(float, e)) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
-    def get(self, ids: Sequence[str]) -> list[Passage]:
+    def get(self, ids: Sequence[str], view: tuple[int, bool] | None = None) -> list[Passage]:
         if not ids:
             return []
-        at = self._visible_at()
-        got = self._col.get(ids=list(ids), include=["documents", "metadatas"])
+        where = chroma_where(None, self._visible_at(view))
+        got = self._col.get(ids=list(ids), where=where, include=["documents", "metadatas"])
         by_id = {
             i: passage_from(i, d, m)
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-            if at is None or visible(m, at)
         }
         return [by_id[i] for i in ids if i in by_id]
 
     def search(
-        self, embedding: Sequence[float], n: int, filters: SearchFilters | None = None
+        self,
+        embedding: Sequence[float],
+        n: int,
+        filters: SearchFilters | None = None,
+        view: tuple[int, bool] | None = None,
     ) -> list[Passage]:
         """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
         count = self.count()
@@ -290,7 +274,7 @@ class ChunkStore:
         got = self._col.query(
             query_embeddings=[list(embedding)],
             n_results=min(n, count),
-            where=chroma_where(filters, self._visible_at()),
+            where=chroma_where(filters, self._visible_at(view)),
             include=["documents", "metadatas", "distances"],
         )
         return [
@@ -360,27 +344,23 @@ def _mismatch(stored: str, wanted: str) -> str:
     )
 
 
-def visible(meta: dict, generation: int) -> bool:
-    """Whether a record is part of the corpus as of ``generation`` (see the module doc)."""
-    dead = int(meta.get("dead", 0))
-    return int(meta.get("gen", 0)) <= generation and (dead == 0 or dead > generation)
-
-
 def chroma_where(filters: SearchFilters | None, generation: int | None = None) -> dict | None:
     """Translate filters into a Chroma ``where`` clause (None when there is nothing to filter);
-    ``generation`` adds :func:`visible` as a clause."""
+    ``generation`` keeps only the records in the corpus as of that generation: written by it
+    or before, and not retired by then (see the module doc)."""
     clauses: list[dict] = []
     if generation is not None:
         clauses.append({"gen": {"$lte": generation}})
         clauses.append({"$or": [{"dead": 0}, {"dead": {"$gt": generation}}]})
-    if filters is None or filters.empty:
-        return clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
-    if filters.sources:
-        clauses.append({"source": {"$in": list(filters.sources)}})
-    if filters.published_from is not None:
-        clauses.append({"published_day": {"$gte": _day(filters.published_from)}})
-    if filters.published_to is not None:
-        clauses.append({"published_day": {"$lte": _day(filters.published_to)}})
+    if filters is not None:
+        if filters.sources:
+            clauses.append({"source": {"$in": list(filters.sources)}})
+        if filters.published_from is not None:
+            clauses.append({"published_day": {"$gte": _day(filters.published_from)}})
+        if filters.published_to is not None:
+            clauses.append({"published_day": {"$lte": _day(filters.published_to)}})
+    if not clauses:
+        return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 

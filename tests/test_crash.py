@@ -232,12 +232,18 @@ def test_ingest_killed_inside_its_writes_to_chroma(tmp_path):
         proc.wait(timeout=60)
         seen = dump(store)
         # Before the commit the old corpus, after it the new one; never a mix.
-        assert same_corpus(seen, v1) or same_corpus(seen, v2), delay
+        assert same_corpus(seen, v1) or same_corpus(seen, v2), (delay, seen["view"], len(seen["chunks"]))
         outcomes.append((delay, proc.returncode, same_corpus(seen, v2)))
         report = json.loads(worker("ingest", str(corpus), str(store)).stdout.splitlines()[-1])
-        assert report["chunks_written"] == 0  # nothing embedded: every vector was reused
+        # Nothing embedded: every vector was reused.
+        assert report["chunks_written"] == 0, (delay, report)
         after = dump(store)
-        assert same_corpus(after, v2) and after["records"] == len(after["chunks"])
+        assert same_corpus(after, v2) and after["records"] == len(after["chunks"]), (
+            delay,
+            after["records"],
+            len(after["chunks"]),
+            after["view"],
+        )
     # At least one kill landed while the run was still writing (not after it ended).
     assert any(code == -signal.SIGKILL for _, code, _ in outcomes), outcomes
     print("kills (delay s, exit code, saw the new corpus):", outcomes)
