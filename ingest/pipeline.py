@@ -10,6 +10,7 @@ One ingest at a time: a second one is refused while the first holds the lock.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from qa_bot.text import sentence_spans
 
 from .chunking import Chunk, article_hash, chunk_article, text_key
 from .fetch import Fetcher, is_url
-from .loaders import Article, LoadedFile, LoadError, discover, iter_articles
+from .loaders import Article, LoadedFile, LoadError, iter_articles, scan
 from .report import IngestReport
 from .web import load_url
 
@@ -81,16 +82,17 @@ def ingest_path(
     fetcher = fetcher or Fetcher.from_settings(settings)
     loaded: list[tuple[str | Path, LoadedFile | LoadError]]
     scope: Path | None = None  # the folder or file whose vanished articles are removed
+    link_targets: frozenset[str] = frozenset()  # where the links not followed point
     # Everything is read before the models load: a wrong path or a dead feed fails fast.
     try:
         if url is not None:
             loaded = [(url, load_url(url, fetcher))]
         else:
-            files, unsupported = discover(Path(path))
-            for p, why in unsupported:
+            found = scan(Path(path))
+            for p, why in found.skipped:
                 report.skipped.append((str(p), why))
-            loaded = list(iter_articles(files, fetcher, settings.max_file_mb))
-            scope = Path(path).resolve()
+            loaded = list(iter_articles(list(found.files), fetcher, settings.max_file_mb))
+            scope, link_targets = found.scope, found.link_targets
     finally:
         if own_fetcher:
             fetcher.close()
@@ -102,7 +104,17 @@ def ingest_path(
         store = ChunkStore.from_settings(settings, embedder.name)
     index_dir = Path(settings.store_dir)
     with store.ingest_lock(index_dir):
-        index = _write(store, embedder, settings, loaded, scope, report, progress, show_progress)
+        index = _write(
+            store,
+            embedder,
+            settings,
+            loaded,
+            scope,
+            report,
+            progress,
+            show_progress,
+            link_targets=link_targets,
+        )
     # Near-duplicates are found while the index is built (both read every chunk); the
     # report names the copies among this run's new and changed articles.
     for article_id in (*report.added, *report.updated):
@@ -125,9 +137,12 @@ def _write(
     report: IngestReport,
     progress: ProgressFn | None,
     show_progress: bool,
+    *,
+    link_targets: frozenset[str] = frozenset(),
 ) -> KeywordIndex:
     """Diff, embed and write as one store generation, commit it, clean up; the keyword
-    index of the committed generation is returned. Holds the ingest lock."""
+    index of the committed generation is returned. Holds the ingest lock. ``link_targets``
+    are where the links the run did not follow point (see :func:`_remove_missing`)."""
     index_dir = Path(settings.store_dir)
     generation = store.begin()
     articles, kept_paths, incremental = _collect(loaded, report, settings.max_article_chars)
@@ -221,7 +236,8 @@ def _write(
         bar.close()
 
     if scope is not None:
-        _remove_missing(store, generation.number, states, {a.id for a in articles}, scope, kept_paths, report)
+        present = {a.id for a in articles}
+        _remove_missing(store, generation.number, states, present, scope, kept_paths, report, link_targets)
 
     if plans or report.removed:
         # Leftovers of a crashed run that this run did not take up must not become visible.
@@ -250,7 +266,8 @@ def _collect(
     incremental: set[str] = set()
     seen_ids: dict[str, str] = {}
     for origin, result in loaded:
-        key = str(origin.resolve()) if isinstance(origin, Path) else origin
+        # The article's own path (see make_article): absolute, links not resolved.
+        key = os.path.abspath(origin) if isinstance(origin, Path) else origin
         if isinstance(result, LoadError):
             report.skipped.append((str(origin), str(result)))
             kept_paths.add(key)
@@ -333,13 +350,17 @@ def _remove_missing(
     scope: Path,
     kept_paths: set[str],
     report: IngestReport,
+    link_targets: frozenset[str] = frozenset(),
 ) -> None:
-    """Delete the articles of files under ``scope`` that are gone."""
+    """Delete the articles of files under ``scope`` that are gone, and those recorded under
+    a path in ``link_targets``: a store written before links were checked holds an article
+    read through a link under the link's target (``/etc/passwd``); the link is in the
+    folder but no longer followed, so the article's source is gone from the folder."""
     for article_id, state in sorted(states.items()):
         # A URL is no file under the scope (and resolving it as a path would mangle it).
         if article_id in present or is_url(state.path) or state.path in kept_paths:
             continue
-        if not _within(state.path, scope):
+        if not (_within(state.path, scope) or state.path in link_targets):
             continue
         store.retire(sorted(state.chunk_ids), generation)
         report.chunks_deleted += len(state.chunk_ids)

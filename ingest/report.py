@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
+
+# Bidirectional controls can make a name read as another one ("Trojan Source").
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line that shows what it holds: control characters, line and paragraph
+    separators and bidirectional controls are escaped, the rest is left as it is.
+
+    File names may hold any of these, and one newline in a name would start a report line
+    of its own.
+
+    Example:
+        >>> printable("berita\\nbaru\\u2028.md")
+        'berita\\\\nbaru\\\\u2028.md'
+    """
+    out = []
+    for ch in text:
+        if ch in _SHORT:
+            out.append(_SHORT[ch])
+        elif ch in _BIDI or unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass
@@ -31,18 +59,19 @@ class IngestReport:
         )
 
     def render(self) -> str:
-        """The full human-readable report."""
+        """The full human-readable report, one line per item (names escaped with
+        :func:`printable`; :meth:`to_dict` keeps them as they are)."""
         lines = [
             f"Ingest: {self.summary()} ({self.chunks_written} chunks written, "
             f"{self.chunks_deleted} deleted, {self.seconds:.1f} s)"
         ]
         for label, ids in (("added", self.added), ("updated", self.updated), ("removed", self.removed)):
             for article_id in ids:
-                lines.append(f"  {label}: {article_id}")
+                lines.append(f"  {label}: {printable(article_id)}")
         for what, why in self.skipped:
-            lines.append(f"  skipped: {what}: {why}")
+            lines.append(f"  skipped: {printable(what)}: {printable(why)}")
         for what, note in self.notes:
-            lines.append(f"  note: {what}: {note}")
+            lines.append(f"  note: {printable(what)}: {printable(note)}")
         if not self.changed:
             lines.append("No changes: the store already matches the corpus.")
         return "\n".join(lines)

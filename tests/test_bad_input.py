@@ -46,6 +46,11 @@ ROWS = [
         jsonl({"id": "a", "text": "x " * 60_000}),
         ["120,000 characters long", "100,000 limit", "QA_BOT_MAX_ARTICLE_CHARS"],
     ),
+    (
+        "berita.md",
+        "Harga cabai rawit naik menjadi Rp80.000 per kilogram.\n".encode("utf-16-le"),
+        ["looks like UTF-16 without a byte-order mark: save it as UTF-8"],
+    ),
 ]
 
 
@@ -208,3 +213,108 @@ def test_upload_names_with_separators_or_dotdot_stay_in_the_corpus(tmp_path, nam
     assert names in ([saved], [])
     assert all(p.parent == corpus for p in corpus.rglob("*"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "upload.tmp"]
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [("2024-13-45", "'2024-13-45'"), ("1730160000", "1730160000 is a number: a Unix timestamp?")],
+)
+def test_invalid_published_keeps_the_article_undated_with_a_note(ingest, tmp_path, value, detail):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "berita.md").write_text(GOOD)
+    run, store = ingest()
+    run(corpus)
+    (corpus / "berita.md").write_text(GOOD.replace("published: 2024-10-28", f"published: {value}"))
+    report = run(corpus)
+    assert (report.updated, report.removed, report.skipped) == (["berita"], [], [])
+    assert report.notes == [
+        (
+            str(corpus / "berita.md"),
+            f'"published" is not a date ({detail}), so the article is kept undated: '
+            "write it as YYYY-MM-DD (e.g. 2024-10-29) or DD/MM/YYYY",
+        )
+    ]
+    assert [a["published"] for a in store.articles()] == [""]
+
+
+def test_day_first_published_is_read(ingest, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "berita.md").write_text(GOOD.replace("published: 2024-10-28", "published: 29/10/2024"))
+    run, store = ingest()
+    assert (run(corpus).notes, [a["published"] for a in store.articles()]) == ([], ["2024-10-29"])
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        ("“Kami menolak,” kata Menteri — harga naik 5‰.".encode("utf-16"), "UTF-16"),
+        (b"\xfe\xff" + "“Kami menolak,” kata Menteri — harga naik 5‰.".encode("utf-16-be"), "UTF-16"),
+    ],
+    ids=["utf-16-le", "utf-16-be"],
+)
+def test_utf16_news_with_a_byte_order_mark_is_read_with_a_note(ingest, tmp_path, data, name):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lama.txt").write_bytes(data)
+    run, store = ingest()
+    report = run(corpus)
+    assert report.added == ["lama"]
+    assert texts_by_article(store)["lama"] == "“Kami menolak,” kata Menteri — harga naik 5‰."
+    assert report.notes == [
+        (str(corpus / "lama.txt"), f"not UTF-8: decoded as {name} (it starts with a byte-order mark)")
+    ]
+
+
+@pytest.mark.parametrize("char", ["\u0085", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
+def test_jsonl_text_with_unicode_line_breaks_loses_no_article_and_no_line_number(ingest, tmp_path, char):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [
+        {"id": "a", "text": f"Gempa mengguncang Cianjur.{char}Warga mengungsi ke tenda darurat."},
+        {"id": "b", "text": f"Harga beras turun.{char}{char}Pedagang di Pasar Cipinang lega."},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records] + ['{"id": "c"}']
+    (corpus / "campur.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run, store = ingest()
+    report = run(corpus)
+    assert report.added == ["a", "b"]
+    assert report.skipped == [(str(corpus / "campur.jsonl"), 'line 3: missing "text" string')]
+    assert texts_by_article(store) == {r["id"]: r["text"] for r in records}
+
+
+def test_link_loop_in_place_of_an_article_is_reported(ingest, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lain.md").write_text(OTHER)
+    (corpus / "berita.md").write_text(GOOD)
+    run, store = ingest()
+    run(corpus)
+    (corpus / "berita.md").unlink()
+    (corpus / "berita.md").symlink_to(corpus / "berita.md")
+    report = run(corpus)
+    assert report.skipped == [
+        (
+            str(corpus / "berita.md"),
+            "link loop (the link leads back to itself through other links): delete it, or point it at "
+            "a file in the folder",
+        )
+    ]
+    # The file is gone (a link that leads nowhere took its place), so is its article.
+    assert (report.removed, report.unchanged) == (["berita"], ["lain"])
+
+
+def test_file_name_with_control_characters_is_escaped_in_the_report(ingest, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "berita\nbaru\x1b[2J.md").write_text(GOOD)
+    (corpus / "kosong\r.md").write_text("")
+    run, _ = ingest()
+    report = run(corpus)
+    assert report.render().splitlines()[1:] == [
+        "  added: berita\\nbaru\\x1b[2J",
+        f"  skipped: {corpus}/kosong\\r.md: the file is empty",
+    ]
+    assert report.to_dict()["added"] == ["berita\nbaru\x1b[2J"]
+    assert report.to_dict()["skipped"] == [{"what": str(corpus / "kosong\r.md"), "why": "the file is empty"}]

@@ -109,3 +109,64 @@ def test_eval_retrieval_only_prints_table_and_writes_results(tmp_path, capsys):
     assert sorted(p.suffix for p in out.iterdir()) == [".json", ".png"]
     data = json.loads(next(out.glob("*.json")).read_text())
     assert data["summary"]["retrieval"] == {"R@1": 1.0, "R@5": 1.0, "R@10": 1.0, "MRR": 1.0}
+
+
+@pytest.fixture
+def ingested_corpus(tmp_path, settings_factory, embedder):
+    """A corpus folder with two articles, ingested into a fresh store."""
+    from ingest.pipeline import ingest_path
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "cabai.md").write_text("Harga cabai rawit naik menjadi Rp80.000 per kilogram.\n")
+    (corpus / "banjir.md").write_text("Banjir merendam tiga kelurahan di Semarang pada Senin pagi.\n")
+    settings = settings_factory()
+    ingest_path(corpus, settings, embedder=embedder)
+    return corpus, str(settings.store_dir)
+
+
+def test_remove_takes_the_article_out_and_says_its_file_would_bring_it_back(ingested_corpus, capsys):
+    corpus, store = ingested_corpus
+    assert main(["--store-dir", store, "remove", "cabai"]) == 0
+    assert capsys.readouterr() == (
+        "Remove: removed 1, not found 0 (1 chunks deleted)\n"
+        "  removed: cabai\n"
+        f"  note: cabai: its file {corpus}/cabai.md is still there: the next ingest of its folder adds "
+        "it again (move or delete the file)\n",
+        "",
+    )
+
+
+def test_remove_unknown_id_exits_1_and_names_it(ingested_corpus, capsys):
+    _, store = ingested_corpus
+    assert main(["--store-dir", store, "remove", "cabe", "banjir"]) == 1
+    out, err = capsys.readouterr()
+    assert out == (
+        "Remove: removed 1, not found 1 (1 chunks deleted)\n"
+        "  removed: banjir\n"
+        "  note: banjir: its file "
+        f"{ingested_corpus[0]}/banjir.md is still there: the next ingest of its folder adds it again "
+        "(move or delete the file)\n"
+        "  not found: cabe: no article with this id in the store (did you mean 'cabai'?)\n"
+    )
+    assert err == "qa-bot: not in the store: 'cabe'\n"
+
+
+def test_remove_an_article_no_folder_ingest_reaches(tmp_path, ingested_corpus, capsys):
+    _, store = ingested_corpus
+    elsewhere = tmp_path / "lain" / "passwd.txt"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    # As ingest through a link in the corpus recorded it before links were checked; the
+    # link has since been deleted, so no ingest of the corpus removes it.
+    assert main(["--store-dir", store, "ingest", str(elsewhere), "--quiet", "--json"]) == 0
+    capsys.readouterr()
+    elsewhere.unlink()
+    assert main(["--store-dir", store, "remove", "passwd", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "removed": ["passwd"],
+        "unknown": [],
+        "notes": [],
+        "suggestions": {},
+        "chunks_deleted": 1,
+    }

@@ -53,11 +53,6 @@ def test_front_matter_fields_are_used(tmp_path):
         ("bad.md", "---\ntitle: [unclosed\n---\nteks", "front matter is not valid YAML"),
         ("list.md", "---\n- a\n- b\n---\nteks", "front matter must be 'key: value' lines"),
         ("notext.md", "---\ntitle: x\n---\n\n", "the article has no text"),
-        (
-            "date.md",
-            "---\npublished: kemarin\n---\nteks",
-            "\"published\" is not an ISO date (YYYY-MM-DD): 'kemarin'",
-        ),
         ("bad.jsonl", "{not json}\n", "no article could be read: line 1: not valid JSON"),
     ],
 )
@@ -164,3 +159,123 @@ def test_publication_date_from_the_first_lines_is_noted_and_front_matter_wins(tm
     undated = tmp_path / "c.txt"
     undated.write_text("Pada 17 Agustus 1945 Soekarno membacakan proklamasi.\n", encoding="utf-8")
     assert load_file(undated).articles[0].published == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("29/10/2024", "2024-10-29"),
+        ("29-10-2024", "2024-10-29"),
+        ("1/2/2024", "2024-02-01"),
+        ("29 Oktober 2024", "2024-10-29"),
+        ("Selasa, 29/10/2024 10:30 WIB", "2024-10-29"),
+        (20241029, "2024-10-29"),
+        ("  ", ""),
+    ],
+)
+def test_normalise_published_reads_day_first_dates(value, expected):
+    assert normalise_published(value) == expected
+
+
+# (published as written in front matter or JSON, what the note says is wrong)
+BAD_DATES = [
+    ("2024-13-45", "'2024-13-45'"),
+    ("29/13/2024", "'29/13/2024': there is no such day"),
+    ("31-02-2024", "'31-02-2024': there is no such day"),
+    ("kemarin", "'kemarin'"),
+    (1730160000, "1730160000 is a number: a Unix timestamp?"),
+]
+EXPECTED_FORM = "write it as YYYY-MM-DD (e.g. 2024-10-29) or DD/MM/YYYY"
+
+
+@pytest.mark.parametrize(("value", "detail"), BAD_DATES)
+def test_invalid_published_in_front_matter_keeps_the_article_undated_with_a_note(tmp_path, value, detail):
+    loaded = load_file(write(tmp_path, "a.md", f"---\npublished: {value}\n---\nTeks berita.\n"))
+    assert [(a.id, a.published, a.text) for a in loaded.articles] == [("a", "", "Teks berita.")]
+    assert loaded.notes == (
+        f'"published" is not a date ({detail}), so the article is kept undated: {EXPECTED_FORM}',
+    )
+
+
+@pytest.mark.parametrize(("value", "detail"), BAD_DATES)
+def test_invalid_published_in_jsonl_keeps_the_article_undated_with_a_note_on_its_line(
+    tmp_path, value, detail
+):
+    lines = [
+        json.dumps({"id": "a", "text": "Teks satu.", "published": "2024-10-29"}),
+        json.dumps({"id": "b", "text": "Teks dua.", "published": value}),
+    ]
+    loaded = load_file(write(tmp_path, "f.jsonl", "\n".join(lines) + "\n"))
+    assert [(a.id, a.published) for a in loaded.articles] == [("a", "2024-10-29"), ("b", "")]
+    assert loaded.problems == ()
+    assert loaded.notes == (
+        f'line 2: "published" is not a date ({detail}), so the article is kept undated: {EXPECTED_FORM}',
+    )
+
+
+def test_invalid_published_does_not_fall_back_to_a_date_in_the_first_lines(tmp_path):
+    p = write(tmp_path, "a.md", "---\npublished: 2024-13-45\n---\nSelasa, 29 Oktober 2024\nTeks berita.\n")
+    assert load_file(p).articles[0].published == ""
+
+
+TEXT_16 = "Harga cabai naik “tajam” di Jakarta.\r\nPedagang mengeluh.\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (TEXT_16.encode("utf-16"), "UTF-16"),  # the platform's order, with its mark
+        (b"\xfe\xff" + TEXT_16.encode("utf-16-be"), "UTF-16"),
+        (b"\xff\xfe" + TEXT_16.encode("utf-16-le"), "UTF-16"),
+        (TEXT_16.encode("utf-32"), "UTF-32"),
+    ],
+    ids=["utf-16", "utf-16-be", "utf-16-le", "utf-32"],
+)
+def test_utf16_and_utf32_with_a_byte_order_mark_are_decoded_and_noted(tmp_path, data, name):
+    loaded = load_file(write(tmp_path, "a.txt", data))
+    assert loaded.articles[0].text == TEXT_16.strip()
+    assert loaded.notes == (f"not UTF-8: decoded as {name} (it starts with a byte-order mark)",)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_named(tmp_path, encoding):
+    with pytest.raises(LoadError) as err:
+        load_file(write(tmp_path, "a.txt", TEXT_16.encode(encoding)))
+    assert str(err.value) == "looks like UTF-16 without a byte-order mark: save it as UTF-8"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x00\x01\x02abc", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), b"\x00" * 64],
+    ids=["short", "png", "zeros"],
+)
+def test_binary_data_is_not_taken_for_utf16(tmp_path, data):
+    with pytest.raises(LoadError) as err:
+        load_file(write(tmp_path, "a.txt", data))
+    assert str(err.value) == "binary file (NUL bytes): save the article as UTF-8 text"
+
+
+@pytest.mark.parametrize("char", ["\u0085", "\u2028", "\u2029"], ids=["NEL", "LS", "PS"])
+def test_jsonl_is_split_on_newlines_only(tmp_path, char):
+    records = [
+        {"id": "a", "text": "Satu."},
+        {"id": "b", "text": f"Gempa mengguncang Cianjur.{char}Warga mengungsi."},
+        {"id": "c", "text": "Tiga."},
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records] + ["{rusak"]
+    assert char in lines[1]
+    loaded = load_file(write(tmp_path, "f.jsonl", "\r\n".join(lines) + "\r\n"))
+    assert [(a.id, a.text) for a in loaded.articles] == [(r["id"], r["text"]) for r in records]
+    assert loaded.problems == ("line 4: not valid JSON (Expecting property name enclosed in double quotes)",)
+
+
+def test_jsonl_first_record_after_a_utf8_byte_order_mark_is_read(tmp_path):
+    data = b"\xef\xbb\xbf" + json.dumps({"id": "a", "text": "Satu."}).encode() + b"\n"
+    assert [a.id for a in load_file(write(tmp_path, "f.jsonl", data)).articles] == ["a"]
+
+
+def test_article_path_is_absolute_but_not_resolved_through_a_link(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, "sub/asli.txt", "Teks berita.")
+    (tmp_path / "tautan.txt").symlink_to(tmp_path / "sub" / "asli.txt")
+    assert load_file(tmp_path / "tautan.txt").articles[0].path == str(tmp_path / "tautan.txt")

@@ -1,4 +1,4 @@
-"""``qa-bot``: setup | ingest | ask | serve. Thin: each command calls one library function."""
+"""``qa-bot``: setup | ingest | remove | ask | serve | eval. Thin: each command calls one library function."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("path", help="a file, a folder, or the http(s) URL of a feed or a news article")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    rm = sub.add_parser("remove", help="remove articles from the store by id (their files are not touched)")
+    rm.add_argument("ids", nargs="+", metavar="ID", help="article id, as ingest reports and the app lists it")
+    rm.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ask = sub.add_parser("ask", help="answer a question with citations")
     ask.add_argument("question")
@@ -89,6 +93,17 @@ def _ingest(args, settings) -> int:
         print(f"qa-bot: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.render())
+    return 0
+
+
+def _remove(args, settings) -> int:
+    from ingest.remove import remove_articles
+
+    report = remove_articles(args.ids, settings)
+    print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.render())
+    if report.unknown:
+        print(f"qa-bot: not in the store: {', '.join(map(repr, report.unknown))}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -198,7 +213,14 @@ def _eval(args, settings) -> int:
     return 0
 
 
-_COMMANDS = {"setup": _setup, "ingest": _ingest, "ask": _ask, "serve": _serve, "eval": _eval}
+_COMMANDS = {
+    "setup": _setup,
+    "ingest": _ingest,
+    "remove": _remove,
+    "ask": _ask,
+    "serve": _serve,
+    "eval": _eval,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
 from ingest.fetch import is_url
-from ingest.loaders import FEED_SUFFIXES, SUPPORTED_SUFFIXES, jsonl_record_id
+from ingest.loaders import (
+    FEED_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    LoadError,
+    decode_text,
+    jsonl_record_id,
+)
 
 _SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -63,19 +71,28 @@ def remove_article(article_id: str, path: str, corpus_dir: Path) -> str:
     """Take an article out of the corpus folder (the next ingest drops it from the store).
 
     A .txt/.md article is moved to ``corpus/.removed/`` (hidden from ingest, recoverable);
-    a JSONL article has its line taken out of the file. Returns what was done. An article
-    fetched from a URL, or one item of a feed file, is refused (a feed keeps items it drops).
+    a JSONL article has its line taken out of the file, every other line kept byte for
+    byte (line endings, a byte-order mark at the start), or the file is moved like a .txt
+    when that was its last article. Returns what was done. An article fetched from a URL,
+    one item of a feed file, or one from outside the corpus folder is refused: those are
+    taken out of the store with ``qa-bot remove ID``.
     """
     if is_url(path):  # a fetched feed or page: there is no file to take out
         raise CorpusError(
             f"{article_id!r} was fetched from {path}, not read from the corpus folder; "
-            "it cannot be removed here"
+            f"remove it from the store with `qa-bot remove {shlex.quote(article_id)}` on the server"
         )
     corpus_dir = Path(corpus_dir).resolve()
-    file = Path(path).resolve()
-    if corpus_dir not in file.parents:
-        raise CorpusError(f"{article_id!r} did not come from the corpus folder; it cannot be removed here")
-    if not file.exists():
+    # The entry in the folder, not what a link leads to: a link is moved, not its target.
+    file = Path(os.path.abspath(path))
+    folder = file.parent.resolve()
+    if not (folder == corpus_dir or corpus_dir in folder.parents):
+        raise CorpusError(
+            f"{article_id!r} did not come from the corpus folder ({file}); it cannot be removed "
+            f"here: remove it from the store with `qa-bot remove {shlex.quote(article_id)}` on the server"
+        )
+    file = folder / file.name
+    if not os.path.lexists(file):
         return f"{file.name} is already gone"
     if file.suffix.lower() in FEED_SUFFIXES:
         # Moving the file would take every item of the feed with it.
@@ -83,21 +100,42 @@ def remove_article(article_id: str, path: str, corpus_dir: Path) -> str:
             f"{article_id!r} is one item of the feed {file.name}; to remove the feed's articles, "
             "take the whole file out of the corpus folder"
         )
+    last = ""
     if file.suffix.lower() == ".jsonl":
-        kept, removed = [], 0
-        for line in file.read_text(encoding="utf-8").splitlines(keepends=True):
-            if _jsonl_id(line, file) == article_id:
-                removed += 1
-                continue
-            kept.append(line)
-        if not removed:
-            raise CorpusError(f"{article_id!r} was not found in {file.name}")
-        file.write_text("".join(kept), encoding="utf-8")
-        return f"removed {article_id} from {file.name}"
+        if not _remove_lines(article_id, file, corpus_dir):
+            return f"removed {article_id} from {file.name}"
+        last = f" ({article_id} was its last article)"
     trash = corpus_dir / ".removed"
     trash.mkdir(exist_ok=True)
     file.replace(trash / file.name)
-    return f"moved {file.name} to {trash.name}/"
+    return f"moved {file.name} to {trash.name}/{last}"
+
+
+def _remove_lines(article_id: str, file: Path, corpus_dir: Path) -> bool:
+    """Take the lines of ``article_id`` out of the JSONL ``file``; True when no article
+    would be left (the caller moves the file: an empty file is reported and keeps its
+    articles in the store)."""
+    target = file.resolve()  # a link in the folder is rewritten where it leads
+    if corpus_dir not in target.parents:
+        raise CorpusError(f"{file.name} is a link to {target}, outside the corpus folder; it is not changed")
+    try:
+        decoded = decode_text(target.read_bytes())
+    except (OSError, LoadError) as exc:
+        raise CorpusError(f"{file.name} cannot be read ({exc}); {article_id!r} was not removed") from exc
+    # Split on "\n" only, as ingest does: each kept line keeps its "\r" and every other
+    # character, so the file changes by exactly the removed lines.
+    lines = decoded.text.split("\n")  # not jsonl_lines: the "\r" stays with its line
+    kept = [line for line in lines if _jsonl_id(line, file) != article_id]
+    if len(kept) == len(lines):
+        raise CorpusError(f"{article_id!r} was not found in {file.name}")
+    if not any(line.strip() for line in kept):
+        return True
+    # Written beside and renamed over it: a crash leaves the old file or the new one.
+    partial = target.with_name(f".{target.name}.partial")  # hidden: ingest passes it over
+    partial.write_bytes(decoded.bom + "\n".join(kept).encode(decoded.encoding))
+    shutil.copymode(target, partial)
+    partial.replace(target)
+    return False
 
 
 def _jsonl_id(line: str, file: Path) -> str | None:
