@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -27,6 +27,8 @@ class LlamaCppChat(BaseChatModel):
     model_path: str
     max_tokens: int = 160
     temperature: float = 0.0
+    # Streams take ``watch_token``/``force_above``: the bot's refusal threshold applies.
+    watches_first_token: ClassVar[bool] = True
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -62,6 +64,13 @@ class LlamaCppChat(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp-in-process"
+
+    @staticmethod
+    def system_info() -> str:
+        """The CPU features the loaded llama.cpp build uses ("AVX2 = 1 | ... | AMX_INT8 = 0")."""
+        import llama_cpp
+
+        return llama_cpp.llama_print_system_info().decode(errors="replace").strip()
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -142,6 +151,8 @@ class LlamaCppChat(BaseChatModel):
                     model.stat().st_mtime_ns,
                     self._llama.n_ctx(),
                     llama_cpp.__version__,
+                    # Another build's kernels evaluate the prefix slightly differently.
+                    self.system_info(),
                     [(m.type, m.content) for m in messages],
                 )
             ).encode()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import openai
@@ -33,6 +33,8 @@ class OpenAIChat(ChatOpenAI):
     """``ChatOpenAI`` plus ``watch_token`` / ``force_above`` stream arguments, with the
     same meaning as :class:`qa_bot.llamacpp_chat.LlamaCppChat`'s."""
 
+    # Streams take ``watch_token``/``force_above``: the bot's refusal threshold applies.
+    watches_first_token: ClassVar[bool] = True
     _probe_works: bool | None = PrivateAttr(default=None)
     _tokens: dict[str, tuple[int, str] | None] = PrivateAttr(default_factory=dict)
 

@@ -1,11 +1,19 @@
 """Time in a question: "latest", "pekan lalu", "in October 2024", "sebelum 2024".
 
-Two kinds of time narrow a question to articles by publication date:
+A time in a question is usually when something happened, not when it was reported: "Berapa
+persen realisasi anggaran KPK pada 2022?" is answered by a 2025 article giving the 2022
+figure. So a time narrows retrieval to articles by publication date only when it is the
+news's own time:
 
 * the asker's relative time ("kemarin", "pekan lalu", "this week", "bulan ini", "last
   month"), resolved against today (the asker's day, not the articles'), and
-* explicit months and years ("in October 2024", "pada Oktober 2024", "tahun 2024"), with
-  "before"/"after"/"since" ("sebelum Oktober 2024", "since 2023") as open ranges.
+* a month or year in a question that asks for news ("berita tahun 2022", "news from
+  October 2024", "Apa yang terjadi pada Oktober 2024?", "What was reported after November
+  2024?"), with "before"/"after"/"since" ("berita sejak 2023") as open ranges.
+
+Any other month or year ("pada 2022", "sebelum Oktober 2024", "since 2023") only ranks the
+articles published then first among those about as relevant (:func:`prefer_period`) and
+never hides the others; the corpus is never said to lack articles of that time.
 
 A full calendar day in a question ("Jumat 12 Agustus 2005") names when something happened,
 not when it was reported, so it never filters. "Latest"/"terbaru" asks for the newest
@@ -14,8 +22,11 @@ out of the search text: articles do not contain "terbaru" or "last week" about t
 
 Example:
     >>> scope = time_scope("Berita terbaru soal pasukan Korut pekan lalu?", date(2024, 11, 6))
-    >>> scope.recency, scope.first.isoformat(), scope.last.isoformat(), scope.query
-    (True, '2024-10-28', '2024-11-03', 'Berita soal pasukan Korut?')
+    >>> scope.recency, scope.narrows, scope.first.isoformat(), scope.last.isoformat(), scope.query
+    (True, True, '2024-10-28', '2024-11-03', 'Berita soal pasukan Korut?')
+    >>> scope = time_scope("Berapa persen realisasi anggaran KPK pada 2022?", date(2025, 3, 1))
+    >>> scope.narrows, scope.first.isoformat(), scope.last.isoformat(), scope.phrase
+    (False, '2022-01-01', '2022-12-31', 'pada 2022')
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from datetime import date, timedelta
 
 from .dates import MONTH_WORDS, MONTHS, calendar_period, format_days, published_day, resolve_dates
 from .text import keyword_tokens
-from .types import SearchFilters
+from .types import Passage, SearchFilters
 
 _RECENCY = re.compile(
     r"\b(?:the\s+)?(?:latest|newest|most\s+recent|terbaru|terkini|paling\s+baru|teranyar)\b", re.I
@@ -38,13 +49,13 @@ _RELATIVE_KINDS = ("unit_after", "unit_before", "day_word", "weekday_after", "we
 _BOUND = r"(?P<bound>before|sebelum|after|sesudah|setelah|since|sejak)"
 # "(sebelum) (bulan) Oktober 2024", "in October 2024"; never "12 Oktober 2024" (a day).
 _MONTH_YEAR = re.compile(
-    rf"\b(?:{_BOUND}\s+)?(?:(?:bulan|in|pada|during|selama)\s+)?(?<!\d\s)"
+    rf"\b(?:{_BOUND}\s+)?(?:(?:bulan|in|from|pada|during|selama)\s+)?(?<!\d\s)"
     rf"(?P<month>{MONTH_WORDS})\.?\s+(?P<year>(?:19|20)\d{{2}})\b",
     re.I,
 )
 # "in 2024", "pada tahun 2024", "since 2023"; a bare "2024" may be anything (a count, a score).
 _YEAR = re.compile(
-    rf"\b(?:{_BOUND}|in|pada|tahun|during|selama)\s+(?:(?:tahun|the\s+year)\s+)?(?P<year>(?:19|20)\d{{2}})\b",
+    rf"\b(?:{_BOUND}|in|from|pada|tahun|during|selama)\s+(?:(?:tahun|the\s+year)\s+)?(?P<year>(?:19|20)\d{{2}})\b",
     re.I,
 )
 
@@ -52,6 +63,12 @@ _YEAR = re.compile(
 _NEWS_REQUEST = re.compile(
     r"\b(?:berita|kabar|perkembangan|news|updates?|developments?|what\s+happened|"
     r"apa\s+yang\s+terjadi|what\s+is\s+happening)\b",
+    re.I,
+)
+# Asking for reports or articles as such: a time named with it is when they were published.
+_REPORTS = re.compile(
+    r"\b(?:what\s+(?:was|were|has\s+been|have\s+been|had\s+been)\s+reported|"
+    r"apa\s+(?:saja\s+)?yang\s+(?:diberitakan|dilaporkan)|artikel|articles?)\b",
     re.I,
 )
 # "Jakarta, CNN Indonesia —" on a line of its own at the start of a passage.
@@ -62,7 +79,15 @@ UNIT_NAMES = {"pekan": "week", "minggu": "week", "bulan": "month", "tahun": "yea
 
 @dataclass(frozen=True)
 class TimeScope:
-    """What a question says about time: newest first, and/or a publication-date range."""
+    """What a question says about time: newest first, and/or a publication-date range.
+
+    The range filters retrieval only when ``narrows`` (the news's own time: the asker's
+    relative time, or a month or year in a request for news); otherwise it names when
+    something happened, and articles published then are only ranked first. ``news``: the
+    question asks for the news of that time, so a narrowed search that finds nothing is
+    answered with :func:`no_articles_message` (an event bound narrows without it, see
+    :meth:`qa_bot.bot.QABot._time_scope`, and then widens to every article instead).
+    """
 
     recency: bool
     first: date | None  # published on or after (None: open)
@@ -70,6 +95,8 @@ class TimeScope:
     phrase: str  # the question's own words for the range ("pekan lalu"), "" without one
     query: str  # the question without its relative and recency words, for retrieval
     anchor: date | None = None  # the day an event bounding the range was taken to be
+    narrows: bool = False  # the range filters by publication date (else it only ranks)
+    news: bool = False  # asks for the news of that time (none: say so, not widen)
 
     @property
     def has_range(self) -> bool:
@@ -77,7 +104,15 @@ class TimeScope:
 
 
 def time_scope(question: str, today: date) -> TimeScope | None:
-    """What ``question`` says about publication time, or None when it says nothing."""
+    """What ``question`` says about publication time, or None when it says nothing.
+
+    Example:
+        >>> scope = time_scope("Apa yang terjadi di Kursk pada Oktober 2024?", date(2025, 1, 15))
+        >>> scope.narrows, scope.first.isoformat(), scope.last.isoformat()
+        (True, '2024-10-01', '2024-10-31')
+        >>> time_scope("Berapa harga beras sebelum Oktober 2024?", date(2025, 1, 15)).narrows
+        False
+    """
     recency = _RECENCY.search(question)
     relative = _relative_period(question, today)
     absolute = None if relative else _absolute_period(question)
@@ -86,6 +121,7 @@ def time_scope(question: str, today: date) -> TimeScope | None:
     query = question
     first = last = None
     phrase = ""
+    narrows = bool(relative) or (absolute is not None and asks_for_news_of_time(question))
     if relative:
         (start, end), first, last = relative
         phrase = question[start:end]
@@ -95,7 +131,7 @@ def time_scope(question: str, today: date) -> TimeScope | None:
     if recency:
         query = _RECENCY.sub("", query)
     query = re.sub(r"\s+([?.!,])", r"\1", " ".join(query.split()))
-    return TimeScope(bool(recency), first, last, phrase, query or question)
+    return TimeScope(bool(recency), first, last, phrase, query or question, narrows=narrows, news=narrows)
 
 
 def _relative_period(question: str, today: date) -> tuple[tuple[int, int], date, date] | None:
@@ -134,6 +170,54 @@ def _absolute_period(question: str) -> tuple[str, date | None, date | None] | No
 def asks_for_news(question: str) -> bool:
     """Whether ``question`` asks what the news is ("berita terbaru soal X?") rather than a fact."""
     return bool(_NEWS_REQUEST.search(question))
+
+
+def asks_for_news_of_time(question: str) -> bool:
+    """Whether a month, year or event named in ``question`` is when the news was published:
+    it asks what the news is (:func:`asks_for_news`), what was reported, or for articles.
+
+    Example:
+        >>> [asks_for_news_of_time(q) for q in ("Berita sejak tahun 2023", "What was reported in 2024?")]
+        [True, True]
+        >>> asks_for_news_of_time("Berapa persen realisasi anggaran KPK pada 2022?")
+        False
+    """
+    return asks_for_news(question) or bool(_REPORTS.search(question))
+
+
+def prefer_period(
+    passages: list[Passage], first: date | None, last: date | None, margin: float, k: int
+) -> list[Passage]:
+    """The best ``k`` of ``passages`` (best first) when a question names when something
+    happened: among those within ``margin`` of the best score (as relevant, the band
+    :meth:`~qa_bot.retrieval.HybridRetriever.newest_first` uses), the ones published in
+    first..last move to the front, in their order; the rest keep theirs.
+
+    At most ``k - 1`` move, so the best passage published at another time that the top
+    ``k`` held stays in it: a 2025 article giving the 2022 figure is never pushed out by
+    2022 reports. Undated passages count as published at another time.
+
+    Example:
+        >>> def p(name, score, published):
+        ...     return Passage(name, "", name, "", "", "", published, 0, 0, 0, score)
+        >>> pool = [p("a", 0.90, "2025-02-01"), p("b", 0.89, "2022-05-01"), p("c", 0.88, ""),
+        ...         p("d", 0.87, "2022-07-01"), p("e", 0.86, "2022-08-01"), p("f", 0.70, "2022-09-01")]
+        >>> [x.chunk_id for x in prefer_period(pool, date(2022, 1, 1), date(2022, 12, 31), 0.05, 4)]
+        ['b', 'd', 'e', 'a']
+        >>> [x.chunk_id for x in prefer_period(pool, date(2022, 1, 1), date(2022, 12, 31), 0.05, 2)]
+        ['b', 'a']
+    """
+    if not passages:
+        return []
+    floor = passages[0].score - margin
+    inside = [p for p in passages if p.score >= floor and _published_in(p, first, last)][: max(k - 1, 0)]
+    moved = {id(p) for p in inside}
+    return (inside + [p for p in passages if id(p) not in moved])[:k]
+
+
+def _published_in(passage: Passage, first: date | None, last: date | None) -> bool:
+    day = published_day(passage.published)
+    return day is not None and (first is None or day >= first) and (last is None or day <= last)
 
 
 _NEWS_WORDS = (

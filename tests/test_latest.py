@@ -131,7 +131,8 @@ def test_a_time_with_no_articles_says_so_and_what_the_corpus_holds(bot):
 def test_a_year_in_a_question_over_undated_articles_does_not_empty_retrieval(
     settings_factory, embedder, llm, tmp_path
 ):
-    """FacQA-style questions name years of events; undated passages must still be found."""
+    """FacQA-style questions name years of events (which rank articles published then first,
+    and hide none); undated passages must still be found."""
     from ingest.pipeline import ingest_path
 
     (tmp_path / "a.txt").write_text(

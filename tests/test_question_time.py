@@ -6,52 +6,155 @@ from datetime import date
 
 import pytest
 
-from qa_bot.question_time import describe_range, narrow, no_articles_message, time_scope
-from qa_bot.types import SearchFilters
+from qa_bot.question_time import (
+    asks_for_news_of_time,
+    describe_range,
+    narrow,
+    no_articles_message,
+    prefer_period,
+    time_scope,
+)
+from qa_bot.types import Passage, SearchFilters
 
 TODAY = date(2025, 1, 15)  # a Wednesday
 
+# question -> (narrows by publication date?, first, last, the question's words for the range)
 RANGES = [
-    # asker-relative time, counted from today
-    ("Apa yang terjadi pada pasukan Korea Utara pekan lalu?", "2025-01-06", "2025-01-12", "pekan lalu"),
-    ("What happened to North Korean troops last week?", "2025-01-06", "2025-01-12", "last week"),
-    ("Berita minggu lalu soal banjir?", "2025-01-06", "2025-01-12", "minggu lalu"),
-    ("Apa kata presiden kemarin?", "2025-01-14", "2025-01-14", "kemarin"),
-    ("What did the president say yesterday?", "2025-01-14", "2025-01-14", "yesterday"),
-    ("Berita hari ini tentang harga beras", "2025-01-15", "2025-01-15", "hari ini"),
-    ("What happened this week in Jakarta?", "2025-01-13", "2025-01-15", "this week"),
-    ("Banjir pekan ini di Bekasi?", "2025-01-13", "2025-01-15", "pekan ini"),
-    ("Berapa harga beras bulan ini?", "2025-01-01", "2025-01-15", "bulan ini"),
-    ("What happened last month in Jakarta?", "2024-12-01", "2024-12-31", "last month"),
-    ("Siapa juara liga bulan lalu?", "2024-12-01", "2024-12-31", "bulan lalu"),
-    ("Apa berita tahun lalu tentang pemilu?", "2024-01-01", "2024-12-31", "tahun lalu"),
-    ("Apa kata Zelensky Senin lalu?", "2025-01-13", "2025-01-13", "Senin lalu"),
-    # months and years named outright
+    # asker-relative time, counted from today: the news of that time, so it narrows
+    ("Apa yang terjadi pada pasukan Korea Utara pekan lalu?", True, "2025-01-06", "2025-01-12", "pekan lalu"),
+    ("What happened to North Korean troops last week?", True, "2025-01-06", "2025-01-12", "last week"),
+    ("Berita minggu lalu soal banjir?", True, "2025-01-06", "2025-01-12", "minggu lalu"),
+    ("Apa kata presiden kemarin?", True, "2025-01-14", "2025-01-14", "kemarin"),
+    ("What did the president say yesterday?", True, "2025-01-14", "2025-01-14", "yesterday"),
+    ("Berita hari ini tentang harga beras", True, "2025-01-15", "2025-01-15", "hari ini"),
+    ("What happened this week in Jakarta?", True, "2025-01-13", "2025-01-15", "this week"),
+    ("Banjir pekan ini di Bekasi?", True, "2025-01-13", "2025-01-15", "pekan ini"),
+    ("Berapa harga beras bulan ini?", True, "2025-01-01", "2025-01-15", "bulan ini"),
+    ("What happened last month in Jakarta?", True, "2024-12-01", "2024-12-31", "last month"),
+    ("Siapa juara liga bulan lalu?", True, "2024-12-01", "2024-12-31", "bulan lalu"),
+    ("Apa berita tahun lalu tentang pemilu?", True, "2024-01-01", "2024-12-31", "tahun lalu"),
+    ("Apa kata Zelensky Senin lalu?", True, "2025-01-13", "2025-01-13", "Senin lalu"),
+    # months and years in a request for news: when the news was published, so they narrow
     (
         "What happened to North Korean troops in November 2024?",
+        True,
         "2024-11-01",
         "2024-11-30",
         "in November 2024",
     ),
-    ("Apa yang terjadi di Kursk pada Oktober 2024?", "2024-10-01", "2024-10-31", "pada Oktober 2024"),
-    ("Berita bulan Desember 2024 tentang Kursk", "2024-12-01", "2024-12-31", "bulan Desember 2024"),
-    ("Siapa presiden pada tahun 2005?", "2005-01-01", "2005-12-31", "pada tahun 2005"),
-    ("Who led NATO in 2024?", "2024-01-01", "2024-12-31", "in 2024"),
-    # open ranges
-    ("Berapa harga beras sebelum Oktober 2024?", None, "2024-09-30", "sebelum Oktober 2024"),
-    ("What was reported after November 2024?", "2024-12-01", None, "after November 2024"),
-    ("News about Kursk since 2024", "2024-01-01", None, "since 2024"),
-    ("Berita sejak tahun 2023", "2023-01-01", None, "sejak tahun 2023"),
+    ("What happened in October 2024?", True, "2024-10-01", "2024-10-31", "in October 2024"),
+    ("Apa yang terjadi di Kursk pada Oktober 2024?", True, "2024-10-01", "2024-10-31", "pada Oktober 2024"),
+    ("Apa yang terjadi pada Oktober 2024?", True, "2024-10-01", "2024-10-31", "pada Oktober 2024"),
+    ("Berita Oktober 2024", True, "2024-10-01", "2024-10-31", "Oktober 2024"),
+    ("Berita bulan Desember 2024 tentang Kursk", True, "2024-12-01", "2024-12-31", "bulan Desember 2024"),
+    ("News from October 2024 about Kursk", True, "2024-10-01", "2024-10-31", "from October 2024"),
+    ("Berita tahun 2022 soal KPK", True, "2022-01-01", "2022-12-31", "tahun 2022"),
+    ("Artikel tahun 2022 tentang KPK", True, "2022-01-01", "2022-12-31", "tahun 2022"),
+    ("News from 2022 about the KPK", True, "2022-01-01", "2022-12-31", "from 2022"),
+    # months and years in any other question: when something happened, so they only rank
+    ("Berapa persen realisasi anggaran KPK pada 2022?", False, "2022-01-01", "2022-12-31", "pada 2022"),
+    ("How much of its budget did the KPK spend in 2022?", False, "2022-01-01", "2022-12-31", "in 2022"),
+    ("Siapa presiden pada tahun 2005?", False, "2005-01-01", "2005-12-31", "pada tahun 2005"),
+    ("Who led NATO in 2024?", False, "2024-01-01", "2024-12-31", "in 2024"),
+    ("Berapa harga beras pada Oktober 2024?", False, "2024-10-01", "2024-10-31", "pada Oktober 2024"),
+    # open ranges: narrow with a request for news, else rank
+    ("Berapa harga beras sebelum Oktober 2024?", False, None, "2024-09-30", "sebelum Oktober 2024"),
+    ("Berapa harga beras sebelum 2024?", False, None, "2023-12-31", "sebelum 2024"),
+    ("How much has inflation risen since 2023?", False, "2023-01-01", None, "since 2023"),
+    ("Siapa yang memimpin KPK setelah Desember 2019?", False, "2020-01-01", None, "setelah Desember 2019"),
+    ("What was reported after November 2024?", True, "2024-12-01", None, "after November 2024"),
+    ("Apa yang diberitakan sejak Oktober 2024?", True, "2024-10-01", None, "sejak Oktober 2024"),
+    ("News about Kursk since 2024", True, "2024-01-01", None, "since 2024"),
+    ("Berita sejak tahun 2023", True, "2023-01-01", None, "sejak tahun 2023"),
 ]
 
 
-@pytest.mark.parametrize(("question", "first", "last", "phrase"), RANGES)
-def test_question_ranges(question, first, last, phrase):
+@pytest.mark.parametrize(("question", "narrows", "first", "last", "phrase"), RANGES)
+def test_question_ranges(question, narrows, first, last, phrase):
     scope = time_scope(question, TODAY)
     assert scope is not None
-    assert (scope.first and scope.first.isoformat(), scope.last and scope.last.isoformat()) == (first, last)
+    got = (scope.narrows, scope.first and scope.first.isoformat(), scope.last and scope.last.isoformat())
+    assert got == (narrows, first, last)
+    assert scope.news is narrows  # no article then: said so exactly when the search was narrowed
     assert scope.phrase == phrase
     assert not scope.recency
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Berapa persen realisasi anggaran KPK pada 2022?", False),
+        ("Siapa yang mendukung penelitian pada tahun 2005?", False),
+        ("Berapa kasus yang dilaporkan pada 2022?", False),  # reported cases: a fact, not reports
+        ("Berita KPK pada 2022?", True),
+        ("Kabar terbaru soal KPK", True),
+        ("Perkembangan kasus korupsi sejak 2023", True),
+        ("What happened in October 2024?", True),
+        ("What is happening in Kursk?", True),
+        ("What was reported after November 2024?", True),
+        ("What has been reported about Kursk in 2024?", True),
+        ("Apa saja yang dilaporkan pada Oktober 2024?", True),
+        ("Artikel tentang KPK tahun 2022", True),
+        ("Any articles on the KPK from 2022?", True),
+    ],
+)
+def test_asks_for_news_of_time(question, expected):
+    assert asks_for_news_of_time(question) is expected
+
+
+def test_a_relative_time_narrows_even_when_a_year_is_named_too():
+    scope = time_scope("Berapa realisasi anggaran KPK pada 2022 yang diumumkan pekan lalu?", TODAY)
+    assert (scope.narrows, scope.first, scope.last, scope.phrase) == (
+        True,
+        date(2025, 1, 6),
+        date(2025, 1, 12),
+        "pekan lalu",
+    )
+
+
+def _passage(name: str, score: float, published: str) -> Passage:
+    return Passage(name, "", name, "", "", "", published, 0, 0, 0, score)
+
+
+# Retrieval's order (best first): a 2025 report, then 2022 ones and an undated one.
+POOL = [
+    _passage("2025-a", 0.90, "2025-02-10"),
+    _passage("2022-b", 0.89, "2022-05-01"),
+    _passage("undated-c", 0.88, ""),
+    _passage("2022-d", 0.87, "2022-07-01T08:00:00+07:00"),
+    _passage("2022-e", 0.86, "2022-08-01"),
+    _passage("2022-f", 0.70, "2022-09-01"),  # not as relevant: more than the margin below the best
+]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "k", "expected"),
+    [
+        # 2022 articles as relevant as the best go first; one place stays for the best other
+        (date(2022, 1, 1), date(2022, 12, 31), 4, ["2022-b", "2022-d", "2022-e", "2025-a"]),
+        (date(2022, 1, 1), date(2022, 12, 31), 3, ["2022-b", "2022-d", "2025-a"]),
+        (date(2022, 1, 1), date(2022, 12, 31), 2, ["2022-b", "2025-a"]),
+        (date(2022, 1, 1), date(2022, 12, 31), 1, ["2025-a"]),
+        (
+            date(2022, 1, 1),
+            date(2022, 12, 31),
+            8,
+            ["2022-b", "2022-d", "2022-e", "2025-a", "undated-c", "2022-f"],
+        ),
+        # open ranges
+        (None, date(2022, 6, 30), 3, ["2022-b", "2025-a", "undated-c"]),
+        (date(2025, 1, 1), None, 3, ["2025-a", "2022-b", "undated-c"]),
+        # nothing published then: retrieval's order
+        (date(2023, 1, 1), date(2023, 12, 31), 4, ["2025-a", "2022-b", "undated-c", "2022-d"]),
+    ],
+)
+def test_prefer_period_ranks_the_period_first_and_keeps_the_best_other(first, last, k, expected):
+    ranked = prefer_period(POOL, first, last, 0.05, k)
+    assert [p.chunk_id for p in ranked] == expected
+
+
+def test_prefer_period_of_nothing_is_nothing():
+    assert prefer_period([], date(2022, 1, 1), date(2022, 12, 31), 0.05, 4) == []
 
 
 @pytest.mark.parametrize(
