@@ -3,24 +3,36 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 WHEELS ?= $(HOME)/.cache/qa-bot/wheels
-LLAMA := llama-cpp-python==0.3.36
 STAMP := $(VENV)/.installed
+# Which CPU features llama.cpp is compiled for: auto (chosen from /proc/cpuinfo, never
+# -march=native and never AMX), avx2, or avx512[-vbmi][-vnni][-bf16]; see qa_bot/llama_build.py.
+LLAMA_CPU ?= auto
+LLAMA_TAG := $(shell $(PYTHON) -P qa_bot/llama_build.py tag $(LLAMA_CPU) 2>/dev/null || echo unsupported)
+LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_TAG)
 
-.PHONY: setup browser run test test-fast lint format bench eval clean
+.PHONY: setup browser run test test-fast lint format bench eval clean llama
 DATA ?= ../shared/data
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# llama-cpp-python has no wheel that loads here: compiled once per feature set, the wheel
+# kept in a folder named after the features ($(WHEELS)/llama-cpp-python-<version>-<tag>-<flags digest>).
+$(LLAMA_STAMP): qa_bot/llama_build.py | $(BIN)/python
+	$(PYTHON) -P qa_bot/llama_build.py install --venv $(VENV) --wheels $(WHEELS) --cpu $(LLAMA_CPU)
+	rm -f $(VENV)/.llama-*
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
 	# The CPU build of torch first: letting pip choose pulls a multi-GB CUDA build.
 	$(BIN)/pip install torch==2.13.0
-	# llama-cpp-python has no wheel that loads here: compile it once and keep the wheel.
-	@mkdir -p $(WHEELS)
-	@ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || { \
-	  echo "Compiling $(LLAMA) once (7-17 minutes on 2 cores); the wheel is kept in $(WHEELS)"; \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel --no-deps -w $(WHEELS) $(LLAMA); }
-	$(BIN)/pip install --find-links $(WHEELS) -e '.[dev]'
+	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
+
+llama: | $(BIN)/python  ## (re)install llama.cpp for LLAMA_CPU (auto, avx2, avx512...), compiling it once
+	rm -f $(VENV)/.llama-*
+	$(MAKE) $(LLAMA_STAMP)
 
 setup: $(STAMP)  ## install, then prepare the default models (once, with progress)
 	$(BIN)/qa-bot setup

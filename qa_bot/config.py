@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
     llm_max_tokens: int = Field(default=160, description="Upper bound on answer length in tokens.")
     llm_timeout: float = Field(default=120.0, description="Seconds to wait for a server reply.")
+    llm_worker: bool = Field(
+        default=True,
+        description=(
+            "Run the in-process llama.cpp model in a supervised worker process: a crash of the "
+            "model (segfault, out of memory) fails only the question in flight, and a new worker "
+            "answers the next one. False runs it inside the calling process."
+        ),
+    )
     llm_prompt_cache_mb: int = Field(
         default=0,
         description=(

@@ -28,6 +28,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from .config import DEFAULT_EMBEDDING_MODEL, Settings, apply_offline_env
+from .llama_build import cpu_flags
 
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 GGUF_PARTS = 22
@@ -125,20 +126,23 @@ def embedding_name(settings: Settings) -> str:
 
 
 def onnx_export_path(settings: Settings, source: str) -> Path:
-    """Where the int8 export of ``source`` lives: ``onnx/`` inside our own prepared folder;
-    for any other model (a folder or a hub name) in the cache dir, never in the user's folder.
+    """Where the int8 export of ``source`` for this CPU lives: ``onnx-<target>/`` inside our
+    own prepared folder; for any other model (a folder or a hub name) in the cache dir, never
+    in the user's folder. The quantisation differs by CPU (see :func:`_int8_target`), so the
+    folder names the target: a home folder shared by two kinds of machine keeps one of each.
     """
+    target, _ = _int8_target()
     ours = default_embedding_path(settings)
     if Path(source).resolve() == ours.resolve():
-        return ours / "onnx"
+        return ours / f"onnx-{target}"
     resolved = str(Path(source).resolve()) if Path(source).is_dir() else source
     key = hashlib.sha256(resolved.encode()).hexdigest()[:12]
     name = Path(resolved).name or "model"
-    return Path(settings.cache_dir) / "models" / "onnx" / f"{name}-{key}"
+    return Path(settings.cache_dir) / "models" / "onnx" / f"{name}-{key}-{target}"
 
 
 def _source_fingerprint(source: str) -> str:
-    """Size and mtime of every file of a model folder (not its ``onnx/``): a changed model
+    """Size and mtime of every file of a model folder (not its ``onnx-*/``): a changed model
     gets a new export. A hub name is its own fingerprint."""
     root = Path(source)
     if not root.is_dir():
@@ -146,25 +150,28 @@ def _source_fingerprint(source: str) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if path.is_file() and rel.parts[0] != "onnx" and not path.name.endswith(".lock"):
+        if path.is_file() and not rel.parts[0].startswith("onnx") and not path.name.endswith(".lock"):
             stat = path.stat()
             digest.update(f"{rel}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
-def _int8_target() -> tuple[str, bool]:
-    """(file suffix, reduce_range) for this CPU, as sentence-transformers names its exports.
+def _int8_target(flags: set[str] | None = None) -> tuple[str, bool]:
+    """(file suffix, reduce_range) for this CPU (``flags``: its cpuinfo flags), as
+    sentence-transformers names its exports.
 
     8-bit weights times 8-bit activations can saturate on x86 without VNNI; ONNX Runtime's
-    advice there is 7-bit weights (reduce_range).
+    advice there is 7-bit weights (reduce_range). The graph itself runs on any x86-64 (ONNX
+    Runtime picks its kernels at run time); only this choice depends on the CPU.
+
+    Example:
+        >>> _int8_target({"avx2", "fma"}) if platform.machine() == "x86_64" else ("avx2", True)
+        ('avx2', True)
     """
     machine = platform.machine().lower()
     if machine in ("arm64", "aarch64"):
         return "arm64", False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        flags = ""
+    flags = cpu_flags() if flags is None else flags
     if "avx512_vnni" in flags or "avx_vnni" in flags:
         return "avx512_vnni", False
     return "avx2", True
@@ -217,6 +224,15 @@ def prepare_onnx_int8(settings: Settings, source: str, progress: Progress = _say
             if target.exists():
                 shutil.rmtree(target)
             tmp.rename(target)
+            # An export from before the folder named its CPU target: its quantisation may not
+            # be this CPU's, and nothing reads it any more.
+            old = (
+                target.parent / "onnx"
+                if target.parent.name != "onnx"
+                else target.with_name(target.name.rsplit("-", 1)[0])
+            )
+            shutil.rmtree(old, ignore_errors=True)
+            Path(f"{old}.lock").unlink(missing_ok=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         progress(
@@ -671,6 +687,16 @@ def load_chat_model(settings: Settings, progress: Progress = _say):
             path = settings.llm_model_path or prepare_default_gguf(settings, progress)
             if not Path(path).is_file():
                 raise ModelError(f"GGUF file {path} not found: fix QA_BOT_LLM_MODEL_PATH")
+            if settings.llm_worker:
+                from .supervised_chat import SupervisedLlamaChat
+
+                return SupervisedLlamaChat(
+                    model_path=str(path),
+                    n_ctx=settings.llm_context,
+                    n_threads=settings.llm_threads,
+                    max_tokens=settings.llm_max_tokens,
+                    prompt_cache_bytes=settings.llm_prompt_cache_mb << 20,
+                )
             from .llamacpp_chat import LlamaCppChat
 
             return LlamaCppChat.load(

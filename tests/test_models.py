@@ -1,5 +1,7 @@
 """Preparation of the default models: verified, atomic, and done once."""
 
+import platform
+
 import pytest
 
 from qa_bot import get_settings
@@ -122,14 +124,32 @@ def test_encode_passages_returns_input_order_after_length_sorting(embedder):
 
 
 def test_onnx_export_goes_to_the_cache_for_a_folder_that_is_not_ours(tmp_path):
-    from qa_bot.models import default_embedding_path, onnx_export_path
+    from qa_bot.models import _int8_target, default_embedding_path, onnx_export_path
 
     settings = get_settings(cache_dir=tmp_path / "cache")
     ours = default_embedding_path(settings)
-    assert onnx_export_path(settings, str(ours)) == ours / "onnx"
+    target = _int8_target()[0]
+    assert onnx_export_path(settings, str(ours)) == ours / f"onnx-{target}"
     users = tmp_path / "my-model"
     users.mkdir()
     export = onnx_export_path(settings, str(users))
     assert export.parent == tmp_path / "cache" / "models" / "onnx"
-    assert export.name.startswith("my-model-")
+    assert export.name.startswith("my-model-") and export.name.endswith(f"-{target}")
     assert not export.is_relative_to(users)
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="x86 quantisation targets")
+@pytest.mark.parametrize(
+    ("flags", "target"),
+    [
+        ({"sse4_2", "avx", "avx2", "fma", "f16c"}, ("avx2", True)),
+        ({"avx2", "avx512f", "avx512_vnni"}, ("avx512_vnni", False)),
+        ({"avx2", "avx_vnni"}, ("avx512_vnni", False)),
+    ],
+)
+def test_int8_export_target_follows_the_cpu(flags, target):
+    """The export's quantisation depends on the CPU, so its folder is named after it: a
+    cache shared with another kind of machine is never read by mistake."""
+    from qa_bot.models import _int8_target
+
+    assert _int8_target(flags) == target

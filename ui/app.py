@@ -18,6 +18,7 @@ from pathlib import Path
 from qa_bot import Answer, QABot, SearchFilters
 from qa_bot.bot import Rewritten, Token
 from qa_bot.config import Settings, apply_offline_env
+from qa_bot.models import ModelError
 from qa_bot.prompt import NOT_FOUND_TOKEN
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,12 @@ class BotHolder:
     def _load(self) -> None:
         try:
             bot = QABot.from_settings(self.settings)
-            bot.warm_up()
+            try:
+                bot.warm_up()
+            except ModelError:
+                # The model's worker crashed while reading the prompt prefix: the bot still
+                # serves (a new worker answers the first question, or that question says why).
+                log.exception("warming up the answer model failed")
             self._bot = bot
         except Exception as exc:  # shown to the user; the log keeps the trace
             log.exception("loading the bot failed")
@@ -249,6 +255,9 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
                     yield rewritten + _partial(partial)
                 else:
                     yield render_answer(event, next_key())
+        except ModelError as exc:  # the model crashed or failed: its message says what to do
+            log.error("answering failed: %s", exc)
+            yield html.escape(str(exc))
         except Exception as exc:  # the user sees a message; the log keeps the trace
             log.exception("answering failed")
             yield f"Something went wrong while answering ({type(exc).__name__}: {exc}). Please try again."
@@ -258,7 +267,7 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
         try:
             filters = parse_filters(sources, date_from, date_to)
             return holder.get(timeout=600).ask(question, filters=filters).to_dict()
-        except (ValueError, RuntimeError, TimeoutError) as exc:
+        except (ValueError, RuntimeError, TimeoutError, ModelError) as exc:
             return {"error": str(exc)}
 
     def article_rows():

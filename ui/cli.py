@@ -74,11 +74,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _setup(args, settings) -> int:
+    from qa_bot.model_check import check_answer_model
     from qa_bot.models import load_embeddings, prepare_default_gguf
 
     load_embeddings(settings)
     if not settings.llm_base_url and settings.llm_model_path is None:
         prepare_default_gguf(settings)
+    # A llama.cpp build that crashes on this CPU is found here, not at the first question.
+    check = check_answer_model(settings)
+    if check is not None:
+        print(check.summary())
     print("models ready")
     return 0
 
@@ -116,10 +121,25 @@ def _ask(args, settings) -> int:
             file=sys.stderr,
         )
         return 2
+    import logging
+
+    from qa_bot.supervised_chat import AnswerModelCrashed
+
+    # A crash of the model's worker is reported below, once; the supervisor's log line
+    # (meant for the app's log) would say it twice.
+    logging.getLogger("qa_bot.supervised_chat").setLevel(logging.CRITICAL)
     bot = QABot.from_settings(settings, require_documents=True)
-    bot.warm_up()  # the fixed prompt prefix from disk (ms) instead of re-read (~5 s)
     filters = SearchFilters(tuple(args.source), args.since, args.until)
-    answer = bot.ask(args.question, filters=filters, k=args.k)
+    try:
+        bot.warm_up()  # the fixed prompt prefix from disk (ms) instead of re-read (~5 s)
+        answer = bot.ask(args.question, filters=filters, k=args.k)
+    except AnswerModelCrashed as exc:
+        print(
+            f"qa-bot: the answer model crashed while answering ({exc.reason}). Ask again; if it "
+            "happens every time, run `qa-bot setup` to check that the llama.cpp build runs here.",
+            file=sys.stderr,
+        )
+        return 1
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
