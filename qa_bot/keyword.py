@@ -2,12 +2,17 @@
 
 The index is derived from the store's chunks and carries a fingerprint of their ids, so a
 stale index (e.g. after an interrupted ingest) is detected and rebuilt instead of trusted.
+It also records the size and SHA-256 of each file bm25s wrote, checked when it is loaded:
+bm25s loads arrays of the wrong size without a word (a replaced ``data.csc.index.npy``
+gives wrong scores, or an IndexError mid-search), so a damaged index is rebuilt, never
+trusted. Checking costs ~1 ms per MB of index, once per generation and process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,12 +28,27 @@ from .text import keyword_tokens
 from .types import SearchFilters
 
 _META_FILE = "chunks.json"
+# What bm25s.BM25.load reads (the rest of what it saves is optional).
+_BM25_FILES = (
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+    "vocab.index.json",
+    "params.index.json",
+)
+
+log = logging.getLogger(__name__)
 
 
 def index_name(generation: int) -> str:
     """The folder of the index for one store generation (see :mod:`qa_bot.store`): each
     generation has its own, so an ingest never overwrites the index readers use."""
     return f"bm25-{generation}"
+
+
+def index_folders(directory: Path) -> list[Path]:
+    """The saved indexes in ``directory`` (one folder per store generation)."""
+    return sorted(p for p in Path(directory).glob("bm25-*") if p.is_dir())
 
 
 def remove_other_indexes(directory: Path, keep: int) -> None:
@@ -96,6 +116,7 @@ class KeywordIndex:
                         "ids": self.ids,
                         "metas": self.metas,
                         "copies": self.copies,
+                        "files": {p.name: _file_record(p) for p in sorted(tmp.iterdir())},
                     }
                 )
             )
@@ -112,17 +133,24 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> KeywordIndex | None:
-        """The saved index of ``generation``, or None when there is none or it cannot be read."""
+        """The saved index of ``generation``, or None when there is none or it is damaged
+        (logged with the reason: the caller rebuilds it)."""
         target = Path(directory) / index_name(generation)
+        if not (target / _META_FILE).is_file():
+            return None
         try:
             data = json.loads((target / _META_FILE).read_text())
-            data["copies"]  # an index saved before near-duplicate groups existed is rebuilt
+            why = _damage(target, data)
             bm25 = None
-            if data["ids"]:
+            if why is None and data["ids"]:
                 import bm25s
 
                 bm25 = bm25s.BM25.load(str(target), show_progress=False)
-        except (OSError, ValueError, KeyError):
+                why = _shape_damage(bm25, len(data["ids"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            why = f"it cannot be read: {exc}"
+        if why is not None:
+            log.warning("the keyword index %s is damaged (%s): it is rebuilt from the store", target, why)
             return None
         return cls(data["ids"], data["metas"], bm25, data["fingerprint"], data["copies"])
 
@@ -159,6 +187,57 @@ class KeywordIndex:
             scores = np.where(mask, scores, 0.0)
         top = np.argsort(-scores, kind="stable")[:n]
         return [KeywordHit(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _file_record(path: Path) -> dict:
+    with path.open("rb") as f:
+        return {"bytes": path.stat().st_size, "sha256": hashlib.file_digest(f, "sha256").hexdigest()}
+
+
+def _damage(target: Path, data: dict) -> str | None:
+    """Why the saved index in ``target`` (``data``: its chunks.json) cannot be trusted, or None."""
+    files = data.get("files")
+    if files is None:
+        return "it was saved without checksums"  # by an older version
+    if "copies" not in data:
+        return "it was saved without near-duplicate groups"
+    if not isinstance(data["ids"], list) or len(data["metas"]) != len(data["ids"]):
+        return f"{_META_FILE} holds {len(data['metas'])} metadata records for {len(data['ids'])} chunks"
+    if fingerprint(data["ids"]) != data["fingerprint"]:
+        return f"the chunk ids in {_META_FILE} do not match its fingerprint"
+    if data["ids"]:
+        unlisted = [name for name in _BM25_FILES if name not in files]
+        if unlisted:
+            return f"{', '.join(unlisted)} not recorded in {_META_FILE}"
+    for name, want in sorted(files.items()):
+        path = target / name
+        if not path.is_file():
+            return f"{name} is missing"
+        have = _file_record(path)
+        if have["bytes"] != want["bytes"]:
+            return f"{name} is {have['bytes']:,} bytes, {want['bytes']:,} were saved"
+        if have["sha256"] != want["sha256"]:
+            return f"{name} is not the file that was saved (its SHA-256 differs)"
+    return None
+
+
+def _shape_damage(bm25, n_docs: int) -> str | None:
+    """Why the loaded arrays do not fit together or with ``n_docs`` chunks, or None (a second
+    line of defence behind the checksums)."""
+    scores = bm25.scores
+    data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+    if int(scores["num_docs"]) != n_docs:
+        return f"it indexes {scores['num_docs']} chunks, not {n_docs}"
+    if len(data) != len(indices) or not len(indptr) or int(indptr[-1]) != len(data):
+        return (
+            f"its arrays do not fit together ({len(data)} scores, {len(indices)} chunk numbers, "
+            f"{len(indptr)} offsets)"
+        )
+    if len(indptr) < len(bm25.vocab_dict):
+        return f"it has {len(indptr)} offsets for {len(bm25.vocab_dict)} words"
+    if len(indices) and int(indices.max()) >= n_docs:
+        return "it refers to chunks it does not hold"
+    return None
 
 
 def _copies(ids: Sequence[str], texts: Sequence[str], metas: Sequence[dict]) -> dict[str, dict]:

@@ -16,6 +16,7 @@ below score fusion however it was tuned, because it throws away how far apart sc
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import replace
@@ -27,13 +28,16 @@ from .models import SentenceTransformerEmbeddings
 from .store import ChunkStore
 from .types import Passage, SearchFilters, SourceCopy
 
+log = logging.getLogger(__name__)
+
 
 class HybridRetriever:
     """Retrieve passages for a question from a :class:`ChunkStore`.
 
     The keyword index lives in ``index_dir``, one per store generation; it is loaded when
-    the store commits a new generation and rebuilt when missing or not matching the chunks
-    readers see (so the two never disagree).
+    the store commits a new generation and rebuilt when missing, damaged (its files differ
+    from what was saved) or not matching the chunks readers see (so the two never disagree).
+    A rebuilt index that cannot be saved (a read-only store folder) is kept in memory.
     """
 
     def __init__(
@@ -82,7 +86,15 @@ class HybridRetriever:
                 # Written without an ingest (e.g. straight through ChunkStore.put).
                 self._index = None
             if self._index is None:
-                self._index = rebuild_keyword_index(self.store, self.index_dir, generation)
+                self._index = build_keyword_index(self.store, generation)
+                try:
+                    self._index.save(self.index_dir, generation)
+                except OSError as exc:
+                    log.warning(
+                        "the keyword index cannot be saved in %s (%s): this process keeps it in memory",
+                        self.index_dir,
+                        exc.strerror or exc,
+                    )
             return self._index
 
     def retrieve(
@@ -193,10 +205,15 @@ def _decisiveness(hits) -> float:
     return max(0.0, (hits[0].score - hits[1].score) / hits[0].score)
 
 
+def build_keyword_index(store: ChunkStore, generation: int) -> KeywordIndex:
+    """The keyword index of the chunks visible at ``generation`` (not saved)."""
+    ids, texts, metas = store.all_chunks(at=generation)
+    return KeywordIndex.build(ids, texts, metas)
+
+
 def rebuild_keyword_index(store: ChunkStore, index_dir: Path, generation: int) -> KeywordIndex:
     """Build the keyword index of the chunks visible at ``generation`` and save it."""
-    ids, texts, metas = store.all_chunks(at=generation)
-    index = KeywordIndex.build(ids, texts, metas)
+    index = build_keyword_index(store, generation)
     index.save(Path(index_dir), generation)
     return index
 

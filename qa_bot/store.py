@@ -9,15 +9,46 @@ An ingest writes generation G next to the committed corpus, commits by setting
 when ``gen <= committed`` and it is not retired by then; while nothing is pending (the
 usual case) every record is visible and no filter is needed, which matters: a Chroma
 ``where`` filter costs ~80 ms per query on 18k chunks against 3 ms without.
+
+Damage. Chroma's own errors about a damaged embedded store are long tracebacks that do not
+say what to do, and some damage it does not notice at all (measured with chromadb 1.5):
+
+- ``chroma.sqlite3`` overwritten: "file is not a database" when the client is made;
+- ``chroma.sqlite3`` deleted: Chroma silently starts an empty store and the old vector index
+  folder (named after its segment's UUID) stays behind;
+- vector index files (``<segment uuid>/``; written once 1,000 records have come) damaged:
+  "Error loading hnsw index" (or "Error deserializing pickle file") on the first read,
+  ``count`` included, and on writes; a truncated ``header.bin`` makes every query return
+  nothing and an upsert hang; a missing folder or ``index_metadata.pickle`` makes queries
+  return one chunk and filtered queries fail ("Error finding id");
+- a read-only store (permissions or a read-only mount): "attempt to write a readonly
+  database" when the client is made: Chroma cannot open a store it may not write, not even
+  to read it.
+
+So an embedded store is checked when it is opened: its files (the SQLite header, the
+segment folders, the vector index's header and sizes), then one stored vector is read and
+searched for, which makes Chroma load the index. Chroma's exceptions are translated here,
+the only module that knows Chroma, into :class:`StoreError` with a diagnosis made by
+looking at the files (and at the error text only when they look sound), naming the cause
+and the command that fixes it; ``qa-bot ingest --rebuild`` (:mod:`ingest.rebuild`) rebuilds
+the store from the sources and from the chunk texts the damaged one still holds
+(:func:`salvage_chunks` reads them straight from SQLite, as Chroma cannot serve a collection
+whose vector index it cannot load).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+import os
+import re
+import sqlite3
+import struct
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from .config import Settings, apply_offline_env
 from .types import Passage, SearchFilters
@@ -25,9 +56,32 @@ from .types import Passage, SearchFilters
 # Chroma caps one write; stay well below its max_batch_size.
 _WRITE_BATCH = 1000
 
+#: The command that rebuilds a damaged store (the user names the folder).
+REBUILD_COMMAND = "qa-bot ingest --rebuild <folder>"
+
 
 class StoreError(Exception):
     """The store cannot be used as asked; the message says what to do."""
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _translated(method: _F) -> _F:
+    """Chroma's exceptions inside ``method`` become a :class:`StoreError` with a diagnosis."""
+
+    @functools.wraps(method)
+    def wrapper(self: ChunkStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if not _from_chroma(exc):
+                raise
+            raise StoreError(self._diagnose(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass
@@ -60,27 +114,29 @@ class ChunkStore:
     backend.
     """
 
-    def __init__(self, client: Any, collection: str, embedding_model: str) -> None:
+    def __init__(
+        self, client: Any, collection: str, embedding_model: str, location: Path | None = None
+    ) -> None:
+        """``location``: the folder of an embedded store (``<store dir>/chroma``), looked at
+        to explain Chroma's errors; None for a Chroma server."""
         self.client = client
         self.name = collection
         self.embedding_model = embedding_model
-        try:
-            self._col = client.get_or_create_collection(
-                collection,
-                # No embedding function: we always pass vectors, and Chroma's default would
-                # try to download a model.
-                embedding_function=None,
-                metadata={"hnsw:space": "cosine", "embedding_model": embedding_model, "committed": 0},
-            )
-        except ValueError as exc:
-            raise StoreError(f"cannot open collection {collection!r}: {exc}") from exc
+        self.location = location
+        self._col = self._open_collection()
         stored = (self._col.metadata or {}).get("embedding_model")
         if stored and stored != embedding_model:
             raise StoreError(_mismatch(stored, embedding_model))
+        self._check_index()
 
     @classmethod
     def from_settings(cls, settings: Settings, embedding_model: str) -> ChunkStore:
-        """Open the embedded store at ``settings.store_dir`` or the Chroma server if set."""
+        """Open the embedded store at ``settings.store_dir`` or the Chroma server if set.
+
+        Raises:
+            StoreError: the store is damaged or read-only, or the server cannot be reached;
+                the message names the cause and the command that fixes it.
+        """
         apply_offline_env()
         import chromadb
 
@@ -95,13 +151,91 @@ class ChunkStore:
                     f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
                     f"({exc}): start it with `chroma run` or unset QA_BOT_CHROMA_HOST"
                 ) from exc
-        else:
-            path = Path(settings.store_dir)
+            return cls(client, settings.collection, embedding_model)
+        path = Path(settings.store_dir)
+        try:
             path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(path / "chroma"), settings=chroma_settings)
-        return cls(client, settings.collection, embedding_model)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store folder {path} ({exc.strerror}): pass --store-dir (or set "
+                "QA_BOT_STORE_DIR) to a folder you can write"
+            ) from exc
+        location = chroma_path(settings)
+        # Damage Chroma would not notice (a deleted database: it would start an empty store)
+        # or would turn into a hang or a crash (a truncated vector index) is found first.
+        problem = check_files(location, settings.collection)
+        for _ in range(2):
+            if problem is None:
+                break
+            # An ingest in another process may be rewriting the vector index right now.
+            time.sleep(0.3)
+            problem = check_files(location, settings.collection)
+        if problem is not None:
+            raise StoreError(problem)
+        try:
+            client = chromadb.PersistentClient(path=str(location), settings=chroma_settings)
+        except Exception as exc:
+            if not _from_chroma(exc):
+                raise
+            raise StoreError(diagnose(location, settings.collection, exc)) from exc
+        return cls(client, settings.collection, embedding_model, location)
+
+    @_translated
+    def _open_collection(self) -> Any:
+        try:
+            return self.client.get_or_create_collection(
+                self.name,
+                # No embedding function: we always pass vectors, and Chroma's default would
+                # try to download a model.
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "embedding_model": self.embedding_model, "committed": 0},
+            )
+        except ValueError as exc:
+            raise StoreError(f"cannot open collection {self.name!r}: {exc}") from exc
+
+    @_translated
+    def _check_index(self) -> None:
+        """Read one stored vector and search for it: Chroma loads its vector index now, so
+        damage shows when the store is opened rather than mid-answer, and an index that no
+        longer finds what the store holds (Chroma does not notice some damage) is caught."""
+        count = self._col.count()
+        if count == 0:
+            return
+        one = self._col.get(limit=1, include=["embeddings"])
+        want = min(count, 10)
+        found = 0
+        if len(one["ids"]):
+            got = self._col.query(
+                query_embeddings=[list(one["embeddings"][0])], n_results=want, include=["distances"]
+            )
+            found = len(got["ids"][0])
+        # An ingest in another process may have deleted chunks since the count.
+        if found < min(want, self._col.count()):
+            raise StoreError(self._index_mismatch(found, want))
+
+    def _index_mismatch(self, found: int, want: int) -> str:
+        what = f"a search for a stored vector found {found} of the {want} nearest chunks"
+        if self.location is None:
+            return (
+                f"the Chroma server's vector index of collection {self.name!r} is damaged ({what}): "
+                "rebuild the collection on the server (delete it, then `qa-bot ingest` your folders "
+                "and feeds again)"
+            )
+        problem = check_files(self.location, self.name)
+        if problem is not None:
+            return problem
+        return _vector_index_damaged(self.location, _segment_folder(self.location, self.name), what)
+
+    def _diagnose(self, exc: BaseException) -> str:
+        if self.location is None:
+            return (
+                f"the Chroma server failed on collection {self.name!r} ({_chroma_text(exc)}): its log "
+                "says why; unset QA_BOT_CHROMA_HOST to use the embedded store instead"
+            )
+        return diagnose(self.location, self.name, exc)
 
     # ---- generations -------------------------------------------------------------------
+    @_translated
     def _meta(self) -> dict:
         # Read afresh: another thread or process may have committed since the collection
         # object was made (a metadata read is ~0.3 ms embedded).
@@ -119,12 +253,14 @@ class ChunkStore:
         committed, pending = view or self.view()
         return committed if pending else None
 
+    @_translated
     def _set(self, **values: int) -> None:
         meta = self._meta()
         meta.pop("hnsw:space", None)  # fixed at creation; Chroma refuses to be told it again
         meta.update(values)
         self._col.modify(metadata=meta)
 
+    @_translated
     def begin(self) -> Generation:
         """Start an ingest: mark the store pending and clear up after an interrupted one.
 
@@ -162,34 +298,18 @@ class ChunkStore:
         self.delete(self._ids_where({"$or": [{"gen": {"$gt": committed}}, {"dead": {"$gt": 0}}]}))
         self._set(committed=committed, pending=0)
 
+    @_translated
     def _ids_where(self, where: dict | None) -> list[str]:
         return list(self._col.get(where=where, include=[])["ids"])
 
     @contextmanager
     def ingest_lock(self, lock_dir: Path) -> Iterator[None]:
-        """Hold the store's ingest lock; another ingest already holding it is refused.
-
-        The lock is a file lock (released by the OS if the holder dies, even by SIGKILL) in
-        ``lock_dir``; with a Chroma server, ingests must run from one machine.
-        """
-        from filelock import FileLock, Timeout
-
-        lock_dir = Path(lock_dir)
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_dir / "ingest.lock"), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise StoreError(
-                f"another ingest is writing to this store ({lock_dir}); run this one again "
-                "when it has finished"
-            ) from None
-        try:
+        """Hold the store's ingest lock (see :func:`ingest_lock`)."""
+        with ingest_lock(lock_dir):
             yield
-        finally:
-            lock.release()
 
     # ---- reading -------------------------------------------------------------------------
+    @_translated
     def count(self) -> int:
         return self._col.count()
 
@@ -197,6 +317,7 @@ class ChunkStore:
         """Ids of the chunks readers see."""
         return list(self._visible_records([])["ids"])
 
+    @_translated
     def _visible_records(self, include: list[str], at: int | None = None) -> dict:
         """``col.get`` of the records visible at ``at`` (default: what readers see now)."""
         at = self._visible_at() if at is None else at
@@ -242,6 +363,7 @@ class ChunkStore:
         got = self._visible_records(["documents", "metadatas"], at)
         return list(got["ids"]), list(got["documents"]), list(got["metadatas"])
 
+    @_translated
     def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         """Stored embeddings by id (to reuse for a chunk whose text did not change)."""
         if not ids:
@@ -249,6 +371,7 @@ class ChunkStore:
         got = self._col.get(ids=list(ids), include=["embeddings"])
         return {i: list(map(float, e)) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
 
+    @_translated
     def get(self, ids: Sequence[str], view: tuple[int, bool] | None = None) -> list[Passage]:
         if not ids:
             return []
@@ -260,6 +383,7 @@ class ChunkStore:
         }
         return [by_id[i] for i in ids if i in by_id]
 
+    @_translated
     def search(
         self,
         embedding: Sequence[float],
@@ -285,6 +409,7 @@ class ChunkStore:
         ]
 
     # ---- writing -------------------------------------------------------------------------
+    @_translated
     def put(
         self,
         ids: Sequence[str],
@@ -303,15 +428,358 @@ class ChunkStore:
                 metadatas=[{**m, "gen": generation, "dead": 0} for m in metadatas[s]],
             )
 
+    @_translated
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict]) -> None:
         for i in range(0, len(ids), _WRITE_BATCH):
             s = slice(i, i + _WRITE_BATCH)
             self._col.update(ids=list(ids[s]), metadatas=list(metadatas[s]))
 
+    @_translated
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)
         for i in range(0, len(ids), _WRITE_BATCH):
             self._col.delete(ids=ids[i : i + _WRITE_BATCH])
+
+
+@contextmanager
+def ingest_lock(lock_dir: Path) -> Iterator[None]:
+    """Hold the store's ingest lock; another ingest already holding it is refused.
+
+    The lock is a file lock (released by the OS if the holder dies, even by SIGKILL) in
+    ``lock_dir``; with a Chroma server, ingests must run from one machine.
+    """
+    from filelock import FileLock, Timeout
+
+    lock_dir = Path(lock_dir)
+    lock = FileLock(str(lock_dir / "ingest.lock"), timeout=0)
+    try:
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except Timeout:
+        raise StoreError(
+            f"another ingest is writing to this store ({lock_dir}); run this one again when it has finished"
+        ) from None
+    except OSError as exc:
+        raise StoreError(
+            f"cannot take the ingest lock {lock_dir / 'ingest.lock'} ({exc.strerror}): an ingest writes "
+            f"the store, so {lock_dir} must be writable: make it writable (`chmod -R u+w {lock_dir}`) or "
+            "pass --store-dir (or set QA_BOT_STORE_DIR) to a writable store"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def chroma_path(settings: Settings) -> Path:
+    """The folder of the embedded Chroma store (inside ``settings.store_dir``)."""
+    return Path(settings.store_dir) / "chroma"
+
+
+def release_client(location: Path) -> None:
+    """Forget this process's Chroma client of the embedded store at ``location``.
+
+    Chroma keeps one client per folder for the life of the process, with the database and
+    vector index open: after the folder was moved or replaced, the next open must read the
+    files afresh instead of the ones the old client still holds.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    # Chroma's private registry (chromadb 1.x); nothing to forget if it is not there.
+    key = str(location)
+    getattr(SharedSystemClient, "_identifier_to_refcount", {}).pop(key, None)
+    system = getattr(SharedSystemClient, "_identifier_to_system", {}).pop(key, None)
+    if system is not None:
+        system.stop()
+
+
+# ---- damage -------------------------------------------------------------------------------
+_DB_FILE = "chroma.sqlite3"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SEGMENT_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Chroma's hnswlib: version, offsetLevel0, max_elements, cur_element_count,
+# size_data_per_element, label_offset, offset_data, maxlevel, enterpoint_node, maxM, maxM0,
+# M, mult, ef_construction (little-endian, 100 bytes, version 1 in chromadb 1.x).
+_HNSW_HEADER = struct.Struct("<iQQQQQQiiQQQdQ")
+_HNSW_FILES = ("header.bin", "data_level0.bin", "length.bin", "link_lists.bin", "index_metadata.pickle")
+_TEXTS_GONE = (
+    f"run `{REBUILD_COMMAND}` with the folder or feed URL your articles came from (the damaged store "
+    "is moved aside, not deleted; articles from other folders or feeds come back with `qa-bot "
+    "ingest` of each of them)"
+)
+
+
+def check_files(location: Path, collection: str) -> str | None:
+    """What is wrong with the files of the embedded store at ``location``, as a message that
+    names the cause and the fix; None when they look sound or there is no store yet.
+
+    Looks at what Chroma would not notice or would turn into a hang or a crash: a missing or
+    empty database beside vector index folders, a file that is not SQLite, and the vector
+    index files of the collection (present, header readable, sizes and links consistent).
+    """
+    if not location.is_dir():
+        return None
+    db = location / _DB_FILE
+    try:
+        with db.open("rb") as f:
+            head: bytes | None = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        head = None
+    except OSError as exc:
+        return _read_only(location, f"{db} cannot be read: {exc.strerror}", False)
+    if not head:
+        segments = sorted(p.name for p in location.iterdir() if p.is_dir() and _SEGMENT_NAME.match(p.name))
+        if not segments:
+            return None  # a new store
+        folders = f"folder {segments[0]} is" if len(segments) == 1 else f"folders {', '.join(segments)} are"
+        return (
+            f"the store's database {db} is {'missing' if head is None else 'empty'}; its vector index "
+            f"{folders} still there but holds no article texts, so the texts are gone (Chroma would "
+            f"start an empty store beside the old index): {_TEXTS_GONE}"
+        )
+    if head != _SQLITE_MAGIC:
+        return (
+            f"the store's database {db} is not an SQLite database (it starts with {head!r}: the file "
+            f"was overwritten), so the article texts it held are gone: {_TEXTS_GONE}"
+        )
+    for segment, persisted in _vector_segments(db, collection):
+        try:
+            problem = _hnsw_problem(location / segment) if persisted else None
+        except OSError as exc:
+            return _read_only(location, f"{exc.filename} cannot be read: {exc.strerror}", False)
+        if problem is not None:
+            return _vector_index_damaged(location, location / segment, problem)
+    return None
+
+
+def diagnose(location: Path, collection: str, exc: BaseException) -> str:
+    """Why Chroma raised ``exc`` on the embedded store at ``location``, and what to do.
+
+    The files are looked at first (:func:`check_files`, then whether the store may be
+    written); Chroma's error text only tells which part it was reading when they look sound.
+    """
+    problem = check_files(location, collection)
+    if problem is not None:
+        return problem
+    text = _chroma_text(exc)
+    unwritable = _unwritable(location, collection)
+    if unwritable is not None:
+        return _read_only(location, *unwritable)
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return _read_only(location, f"Chroma: {text}", False)
+    if any(k in lowered for k in ("hnsw", "pickle", "error getting embedding", "error finding id")):
+        return _vector_index_damaged(location, _segment_folder(location, collection), f"Chroma: {text}")
+    if any(k in lowered for k in ("malformed", "not a database", "disk image")):
+        return (
+            f"the store's database {location / _DB_FILE} is damaged (Chroma: {text}): run "
+            f"`{REBUILD_COMMAND}` with the folder or feed URL your articles came from (the texts that "
+            "can still be read are kept; the damaged store is moved aside, not deleted)"
+        )
+    return (
+        f"Chroma failed on the store at {location} ({text}). If it fails again, `{REBUILD_COMMAND}` "
+        "with the folder or feed URL your articles came from rebuilds the store from it and from "
+        "the texts the store still holds (the old store is moved aside, not deleted)"
+    )
+
+
+def _vector_index_damaged(location: Path, segment: Path, why: str) -> str:
+    return (
+        f"the store's vector index {segment} is damaged ({why}); the article texts in "
+        f"{location / _DB_FILE} are intact: run `{REBUILD_COMMAND}` with the folder or feed URL your "
+        "articles came from to rebuild the store from it and from those texts (no article is lost; "
+        "the damaged store is moved aside, not deleted)"
+    )
+
+
+def _read_only(location: Path, why: str, read_only_fs: bool) -> str:
+    store_dir = location.parent
+    fix = "remount it read-write" if read_only_fs else f"make it writable (`chmod -R u+w {store_dir}`)"
+    return (
+        f"the store at {store_dir} is read-only ({why}), and Chroma cannot open a store it may not "
+        f"write, not even to answer questions from it: {fix}, or copy it to a writable place and "
+        "point --store-dir (or QA_BOT_STORE_DIR) at the copy"
+    )
+
+
+def _unwritable(location: Path, collection: str) -> tuple[str, bool] | None:
+    """(why, read-only file system) when Chroma may not write the store, else None."""
+    folder = location if location.is_dir() else location.parent  # Chroma would create it there
+    if folder.is_dir() and os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system", True
+    db = location / _DB_FILE
+    paths = [folder, db]
+    for segment, _ in _vector_segments(db, collection):
+        folder = location / segment
+        paths += [folder, *sorted(folder.glob("*"))] if folder.is_dir() else []
+    for path in paths:
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"{path} is not writable", False
+    return None
+
+
+def _vector_segments(db: Path, collection: str) -> list[tuple[str, bool]]:
+    """(segment id, persisted) of the collection's vector index segments, from Chroma's
+    SQLite tables; [] when they cannot be read (Chroma then says why when it opens them)."""
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = con.execute(
+                "SELECT s.id, EXISTS (SELECT 1 FROM max_seq_id m WHERE m.segment_id = s.id) "
+                "FROM segments s JOIN collections c ON s.collection = c.id "
+                "WHERE c.name = ? AND s.scope = 'VECTOR'",
+                (collection,),
+            ).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+    return [(str(segment), bool(persisted)) for segment, persisted in rows]
+
+
+def _segment_folder(location: Path, collection: str) -> Path:
+    """The vector index folder of ``collection`` (the store folder when it is not known)."""
+    segments = _vector_segments(location / _DB_FILE, collection)
+    return location / segments[0][0] if segments else location
+
+
+def _hnsw_problem(folder: Path) -> str | None:
+    """What is wrong with a persisted vector index folder, None when it looks sound.
+
+    Chroma does not check all of this itself: a short ``header.bin`` makes every query
+    return nothing and the next write hang, a short ``data_level0.bin`` loses vectors without
+    a word, zeroed link lists crash the process; so the sizes and the entry point's links are
+    checked against the header.
+    """
+    if not folder.is_dir():
+        return "its folder is missing"
+    missing = [name for name in _HNSW_FILES if not (folder / name).is_file()]
+    if missing:
+        return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+    header = (folder / "header.bin").read_bytes()
+    if len(header) != _HNSW_HEADER.size:
+        return f"header.bin is {len(header)} bytes long, not {_HNSW_HEADER.size}"
+    fields = _HNSW_HEADER.unpack(header)
+    version, capacity, count, per_entry, top_level, entry, max_links = (
+        fields[i] for i in (0, 2, 3, 4, 7, 8, 9)
+    )
+    if version != 1:
+        return None  # a format this check does not know: Chroma judges it when it loads it
+    if count > capacity or per_entry == 0 or not (count == 0 or 0 <= entry < count) or max_links > 10_000:
+        return "header.bin holds impossible values"
+    for name, need in (("data_level0.bin", count * per_entry), ("length.bin", count * 4)):
+        size = (folder / name).stat().st_size
+        if size < need:
+            return f"{name} holds {size:,} bytes, the {count:,} entries of header.bin need {need:,}"
+    links = (folder / "link_lists.bin").read_bytes()
+    per_level = 4 + 4 * max_links
+    pos, entry_level = 0, -1
+    for i in range(count):
+        if pos + 4 > len(links):
+            return f"link_lists.bin ends after {i:,} of {count:,} entries"
+        (size,) = struct.unpack_from("<I", links, pos)
+        if size % per_level:
+            return f"link_lists.bin entry {i:,} is not a whole number of levels"
+        if i == entry:
+            entry_level = size // per_level
+        pos += 4 + size
+    if pos > len(links):
+        return f"link_lists.bin ends inside entry {count - 1:,}"
+    if count and entry_level != top_level:
+        return f"link_lists.bin gives the entry point {entry_level} levels, header.bin {top_level}"
+    return None
+
+
+def _from_chroma(exc: BaseException) -> bool:
+    from chromadb.errors import ChromaError
+
+    return isinstance(exc, ChromaError)
+
+
+def _chroma_text(exc: BaseException) -> str:
+    """Chroma's message on one line, from its innermost "Error ..." on (the outer layers only
+    say where it was caught: "Error executing plan: Error sending backfill request ...").
+
+    Example:
+        >>> _chroma_text(Exception("Error executing plan: Internal error: Error finding id"))
+        'Error finding id'
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    parts = text.split(": ")
+    inner = max((i for i, part in enumerate(parts) if part.startswith("Error ")), default=0)
+    text = ": ".join(parts[inner:])
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def salvage_chunks(location: Path, collection: str) -> tuple[list[str], list[str], list[dict]]:
+    """(ids, texts, metadatas) of the chunks readers saw in the embedded store at
+    ``location``, read straight from Chroma's SQLite tables: Chroma cannot serve a collection
+    whose vector index it cannot load, but the texts and metadata are in the database. The
+    store's bookkeeping (``gen``, ``dead``) is dropped; the records of an ingest that never
+    committed are left out.
+
+    Raises:
+        StoreError: the database is missing or cannot be read (the message says why).
+    """
+    db = location / _DB_FILE
+    if not db.is_file() or db.stat().st_size == 0:
+        raise StoreError(f"{db} is {'empty' if db.is_file() else 'missing'}")
+    try:
+        con = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            found = con.execute("SELECT id FROM collections WHERE name = ?", (collection,)).fetchall()
+            if not found:
+                return [], [], []
+            (collection_id,) = found[0]
+            settings = {
+                key: _value(row)
+                for key, *row in con.execute(
+                    "SELECT key, str_value, int_value, float_value, bool_value FROM collection_metadata "
+                    "WHERE collection_id = ?",
+                    (collection_id,),
+                )
+            }
+            rows = con.execute(
+                "SELECT e.id, e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, "
+                "m.bool_value FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+                "LEFT JOIN embedding_metadata m ON m.id = e.id "
+                "WHERE s.collection = ? AND s.scope = 'METADATA' ORDER BY e.id",
+                (collection_id,),
+            ).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db} cannot be read ({exc})") from exc
+    records: dict[int, tuple[str, dict]] = {}
+    for row_id, chunk_id, key, *value in rows:
+        _, meta = records.setdefault(row_id, (str(chunk_id), {}))
+        if key is not None:
+            meta[key] = _value(value)
+    committed = int(settings.get("committed", 0) or 0)
+    ids, texts, metas = [], [], []
+    for chunk_id, meta in records.values():
+        text = meta.pop("chroma:document", None)
+        gen, dead = int(meta.pop("gen", 0)), int(meta.pop("dead", 0))
+        if "committed" in settings and (gen > committed or 0 < dead <= committed):
+            continue  # not what readers saw (see the module doc)
+        if text is None:
+            continue
+        ids.append(chunk_id)
+        texts.append(str(text))
+        metas.append(meta)
+    return ids, texts, metas
+
+
+def _value(row: Sequence[Any]) -> Any:
+    """The one set value of a (string, int, float, bool) row of Chroma's metadata tables."""
+    string, integer, real, boolean = row
+    if string is not None:
+        return string
+    if integer is not None:
+        return int(integer)
+    if real is not None:
+        return float(real)
+    return None if boolean is None else bool(boolean)
 
 
 def _split_backend(name: str) -> tuple[str, str]:

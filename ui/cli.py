@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("path", help="a file, a folder, or the http(s) URL of a feed or a news article")
     ing.add_argument("--json", action="store_true", help="print the report as JSON")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    ing.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the store (e.g. a damaged one) from PATH and from the texts it still holds; "
+        "the old store is moved aside, not deleted",
+    )
 
     rm = sub.add_parser("remove", help="remove articles from the store by id (their files are not touched)")
     rm.add_argument("ids", nargs="+", metavar="ID", help="article id, as ingest reports and the app lists it")
@@ -91,13 +97,21 @@ def _setup(args, settings) -> int:
 def _ingest(args, settings) -> int:
     from ingest.loaders import LoadError
     from ingest.pipeline import ingest_path
+    from ingest.rebuild import rebuild_store
 
+    show_progress = not args.quiet and not args.json
     try:
-        report = ingest_path(args.path, settings, show_progress=not args.quiet and not args.json)
+        if args.rebuild:
+            report = rebuild_store(args.path, settings, show_progress=show_progress)
+        else:
+            report = ingest_path(args.path, settings, show_progress=show_progress)
     except LoadError as exc:
         print(f"qa-bot: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.render())
+    if args.rebuild and report.failed:
+        print(f"qa-bot: {report.failed}", file=sys.stderr)
+        return 1
     return 0
 
 
