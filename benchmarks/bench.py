@@ -53,7 +53,42 @@ def pct(values: list[float], q: float) -> float:
 
 
 def peak_rss_mb() -> int:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """This process's peak memory plus its live children's (the answer model's worker)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return round((own + sum(status_kb(c, "VmHWM") * 1024 for c in children(os.getpid()))) / 2**20)
+
+
+def machine() -> str:
+    """The CPU (as lscpu names it), cores, Python and the llama.cpp build the figures are from."""
+    from qa_bot.llama_build import installed_build
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or platform.machine(),
+    )
+    build = installed_build().get("tag", "not from make")
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, llama.cpp build {build}"
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (the model worker among them)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.extend(int(c) for c in task.read_text().split())
+    return found
+
+
+def status_kb(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` field in kB (VmHWM: peak memory, VmRSS: now); 0 if gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    return int(next((line.split()[1] for line in lines if line.startswith(field + ":")), 0))
 
 
 PHASES = ("setup", "ours-ingest", "ours-serve", "plain-ingest", "plain-serve")
@@ -270,8 +305,9 @@ def summarise(ingest: dict, serve: dict) -> dict:
 
 
 def app_memory(store: Path, questions: list[dict]) -> dict:
-    """The chat app as users run it (``qa-bot serve``): its peak memory (VmHWM) after it
-    answered every question through its ``/ask`` endpoint, and the endpoint's latency."""
+    """The chat app as users run it (``qa-bot serve``): its peak memory (VmHWM, the app's plus
+    its model worker's) after it answered every question through its ``/ask`` endpoint, and
+    the endpoint's latency."""
     import socket
 
     from gradio_client import Client
@@ -298,8 +334,8 @@ def app_memory(store: Path, questions: list[dict]) -> dict:
         for row in questions:
             _, t = timed(lambda q=row["question"]: client.predict(q, [], "", "", api_name="/ask"))
             seconds.append(t)
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
+        # The app and its answer model's worker process: what serving costs in all.
+        peak_kb = sum(status_kb(pid, "VmHWM") for pid in (proc.pid, *children(proc.pid)))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -372,7 +408,7 @@ def main() -> None:
     ours = summarise(results["ours-ingest"], results["ours-serve"])
     plain = summarise(results["plain-ingest"], results["plain-serve"])
     results["summary"] = {"ours": ours, "plain": plain}
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results["machine"] = machine()
     print(render(ours, plain, results))
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2))
@@ -380,7 +416,7 @@ def main() -> None:
 
 def render(ours: dict, plain: dict, results: dict) -> str:
     higher_is_better = {"ingest_articles_per_s", "accuracy", "unanswerable_refused"}
-    lines = [f"{'figure':24} {'ours':>10} {'plain':>10} {'ours is':>14}"]
+    lines = [f"machine: {results['machine']}", f"{'figure':24} {'ours':>10} {'plain':>10} {'ours is':>14}"]
     for key in ours:
         a, b = ours[key], plain[key]
         if key in higher_is_better:

@@ -148,10 +148,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Memory in use by ``pid`` and its children (the answer model runs in a worker)."""
+    from benchmarks.bench import children, status_kb
+
+    return sum(status_kb(p, "VmRSS") for p in (pid, *children(pid))) / 1024
 
 
 def _free_port() -> int:
