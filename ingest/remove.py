@@ -25,6 +25,7 @@ from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
 
 from .fetch import is_url
+from .loaders import SUPPORTED_SUFFIXES
 from .report import printable
 
 
@@ -128,7 +129,9 @@ def _comes_back(state: ArticleState) -> str:
             f"it was fetched from {state.path}: ingesting that feed or page again adds it back "
             "while it still lists the article"
         )
-    if not os.path.lexists(state.path):
+    if not os.path.lexists(state.path) or Path(state.path).suffix.lower() not in SUPPORTED_SUFFIXES:
+        # Gone, or no article file any ingest reads (an old store's /etc/passwd, read through
+        # a link that is no longer followed): nothing brings it back.
         return ""
     if state.path.lower().endswith(".jsonl"):
         return (

@@ -81,21 +81,26 @@ class QABot:
         """Load the configured embedding model, store and LLM (preparing defaults once).
 
         Raises:
-            StoreError: ``require_documents`` is set and the store is empty (checked before
-                the LLM is loaded, so the user hears it at once).
+            StoreError: ``require_documents`` is set and the store is empty (said at once:
+                nothing waits for the LLM).
 
         ``load_llm=False`` gives a retrieval-only bot (``retriever`` works, ``ask`` does not).
         """
         from .models import load_chat_model, load_embeddings
 
         settings = settings or get_settings()
+        llm = load_chat_model(settings) if load_llm else None
+        # A model in its own worker process loads while the embedder and the store do.
+        start = getattr(llm, "start_in_background", None)
+        if start is not None:
+            start()
         embedder = load_embeddings(settings)
         store = ChunkStore.from_settings(settings, embedder.name)
         if require_documents and store.count() == 0:
             where = settings.chroma_host or settings.store_dir
             raise StoreError(f"the store at {where} holds no articles: run `qa-bot ingest corpus/` first")
         retriever = HybridRetriever.from_settings(store, embedder, settings)
-        return cls(retriever, load_chat_model(settings) if load_llm else None, settings)
+        return cls(retriever, llm, settings)
 
     def warm_up(self) -> str:
         """Have the fixed prompt prefix evaluated, so the first question does not pay for it:

@@ -114,8 +114,12 @@ class _Worker:
             os.close(from_child_w)
         self.requests = Connection(to_child_w, readable=False)
         self.replies = Connection(from_child_r, writable=False)
-        self.send(config)
-        ready = self.recv(timeout)
+        try:
+            self.send(config)
+            ready = self.recv(timeout)
+        except WorkerDied:
+            _close(self.requests, self.replies)
+            raise
         if not ready.get("ready"):
             self.stop()
             raise ModelError(f"the answer model could not be loaded ({ready.get('error')})")
@@ -217,6 +221,11 @@ class SupervisedLlamaChat(BaseChatModel):
         with self._lock:
             return self._ensure().system_info
 
+    def start_in_background(self) -> None:
+        """Start the worker in a thread (the model loads while the caller does other work);
+        a failure is logged here and raised by the first call."""
+        threading.Thread(target=self._restart, name="qa-bot-llm-start", daemon=True).start()
+
     @property
     def worker_pid(self) -> int | None:
         """The worker's process id while one runs (for monitoring and tests)."""
@@ -273,8 +282,8 @@ class SupervisedLlamaChat(BaseChatModel):
         try:
             with self._lock:
                 self._ensure()
-        except ModelError:
-            log.exception("restarting the answer model failed; the next question tries again")
+        except ModelError as exc:
+            log.warning("starting the answer model failed (%s); the next question tries again", exc)
 
     # ---- calls --------------------------------------------------------------------------
     def prime(self, messages: list[BaseMessage], cache_dir: Path) -> str:

@@ -53,7 +53,7 @@ def kill_when_streaming(chat, sig: signal.Signals) -> list[str]:
     return pieces
 
 
-def test_worker_streams_what_the_in_process_model_streams(supervised, llm):
+def test_worker_streams_what_the_in_process_model_streams(supervised):
     """Greedy decoding in the worker gives the in-process model's text and refusal probability."""
     from qa_bot.llamacpp_chat import LlamaCppChat
 
@@ -288,10 +288,13 @@ def test_setup_reports_a_model_that_crashes_with_the_command_that_fixes_it(store
 
 
 def _cpu_rising(pid: int) -> bool:
-    """True once the worker computes again after a pause of 160 ms or more: loading the model
-    and reading the prompt prefix run without one, so the pause is the parent retrieving
-    passages, and what follows is the answer."""
-    still, last = 0, None
+    """True once the worker computes for 100 ms on end after a pause of 160 ms or more:
+    loading the model runs without such a pause, reading the saved prompt prefix takes a few
+    milliseconds, and what follows the parent's retrieval is reading the question's prompt
+    (a second or more): the answer."""
+    still = busy = 0
+    paused = False
+    last = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -300,11 +303,12 @@ def _cpu_rising(pid: int) -> bool:
             return False
         ticks = int(fields[11]) + int(fields[12])  # utime + stime
         if ticks == last:
-            still += 1
-        elif still >= 8:
-            return True
+            still, busy = still + 1, 0
+            paused = paused or still >= 8
         else:
-            still = 0
+            still, busy = 0, busy + 1
+            if paused and busy >= 5:
+                return True
         last = ticks
         time.sleep(0.02)
     return False

@@ -132,3 +132,16 @@ def test_remove_report_renders_names_on_one_line_each():
         "  removed: a\\nb\n"
         "  not found: c\\u2028d: no article with this id in the store (did you mean 'cd'?)"
     )
+
+
+def test_remove_of_an_article_an_old_store_read_through_a_link_gives_no_advice(ingested, tmp_path):
+    """An old store recorded an article read through a link under its target's path (e.g.
+    /etc/passwd): that file still exists but no ingest reads it, so nothing would bring the
+    article back and the report must not suggest moving or deleting it."""
+    settings, store = ingested
+    target = tmp_path / "passwd"  # like /etc/passwd: no article suffix
+    target.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    ids = sorted(store.article_states()["cabai"].chunk_ids)
+    store.update_metadata(ids, [{"path": str(target)}] * len(ids))
+    report = remove_articles(["cabai"], settings, store=store)
+    assert (report.removed, report.notes) == (["cabai"], [])
