@@ -29,7 +29,15 @@ from pathlib import Path
 from qa_bot.config import Settings, get_settings
 from qa_bot.keyword import index_folders
 from qa_bot.retrieval import rebuild_keyword_index
-from qa_bot.store import ChunkStore, StoreError, chroma_path, ingest_lock, release_client, salvage_chunks
+from qa_bot.store import (
+    ChunkStore,
+    StoreError,
+    chroma_path,
+    ingest_lock,
+    make_store_dir,
+    release_client,
+    salvage_chunks,
+)
 
 from .fetch import Fetcher, is_url
 from .loaders import LoadError, discover
@@ -112,14 +120,7 @@ def rebuild_store(
     url = isinstance(path, str) and is_url(path)
     if not url:
         discover(Path(path))  # a wrong path fails before anything is moved
-    store_dir = Path(settings.store_dir)
-    try:
-        store_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the store folder {store_dir} ({exc.strerror}): pass --store-dir (or set "
-            "QA_BOT_STORE_DIR) to a folder you can write"
-        ) from exc
+    store_dir = make_store_dir(settings)
     location = chroma_path(settings)
     _check_movable(store_dir, location)
     if embedder is None:

@@ -152,14 +152,7 @@ class ChunkStore:
                     f"({exc}): start it with `chroma run` or unset QA_BOT_CHROMA_HOST"
                 ) from exc
             return cls(client, settings.collection, embedding_model)
-        path = Path(settings.store_dir)
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the store folder {path} ({exc.strerror}): pass --store-dir (or set "
-                "QA_BOT_STORE_DIR) to a folder you can write"
-            ) from exc
+        make_store_dir(settings)
         location = chroma_path(settings)
         # Damage Chroma would not notice (a deleted database: it would start an empty store)
         # or would turn into a hang or a crash (a truncated vector index) is found first.
@@ -469,6 +462,23 @@ def ingest_lock(lock_dir: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def make_store_dir(settings: Settings) -> Path:
+    """The store folder, created if needed.
+
+    Raises:
+        StoreError: it cannot be created (the message says to choose another).
+    """
+    path = Path(settings.store_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the store folder {path} ({exc.strerror}): pass --store-dir (or set "
+            "QA_BOT_STORE_DIR) to a folder you can write"
+        ) from exc
+    return path
 
 
 def chroma_path(settings: Settings) -> Path:

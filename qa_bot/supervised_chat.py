@@ -262,9 +262,19 @@ class SupervisedLlamaChat(BaseChatModel):
                 f"the answer model's worker died while loading the model ({exc.reason}); run "
                 "`qa-bot setup` to check that the llama.cpp build runs on this machine"
             ) from None
-        self._worker = worker
         if self._primed is not None:
-            self._call_prime(worker, *self._primed)
+            try:
+                self._send_prime(worker, *self._primed)
+            except WorkerDied as exc:
+                # Not restarted from here: a model that dies on its prefix would die again.
+                raise ModelError(
+                    f"the answer model's worker died while reading its prompt prefix ({exc.reason}); "
+                    "run `qa-bot setup` to check that the llama.cpp build runs on this machine"
+                ) from None
+            except BaseException:
+                worker.stop()
+                raise
+        self._worker = worker
         return worker
 
     def _lost(self, worker: _Worker, reason: str) -> None:
@@ -290,24 +300,25 @@ class SupervisedLlamaChat(BaseChatModel):
         """Have the worker hold ``messages`` evaluated (see ``LlamaCppChat.prime``); a new
         worker started after a crash is primed the same way before it answers."""
         with self._lock:
-            self._primed = (messages_to_dict(messages), str(cache_dir))
             worker = self._ensure()
-            return self._call_prime(worker, *self._primed)
+            self._primed = (messages_to_dict(messages), str(cache_dir))
+            try:
+                return self._send_prime(worker, *self._primed)
+            except WorkerDied as exc:
+                self._lost(worker, exc.reason)
+                raise AnswerModelCrashed(exc.reason) from None
 
-    def _call_prime(self, worker: _Worker, messages: list[dict], cache_dir: str) -> str:
+    def _send_prime(self, worker: _Worker, messages: list[dict], cache_dir: str) -> str:
+        """Prime ``worker``; "loaded" or "evaluated" (:class:`WorkerDied` if it dies)."""
         rid = next(self._ids)
-        try:
-            worker.send({"op": "prime", "id": rid, "messages": messages, "cache_dir": cache_dir})
-            while True:
-                reply = worker.recv(self.reply_timeout)
-                if reply.get("id") != rid:
-                    continue
-                if "error" in reply:
-                    raise ModelError(f"the answer model failed to read its prompt prefix ({reply['error']})")
-                return str(reply.get("result", ""))
-        except WorkerDied as exc:
-            self._lost(worker, exc.reason)
-            raise AnswerModelCrashed(exc.reason) from None
+        worker.send({"op": "prime", "id": rid, "messages": messages, "cache_dir": cache_dir})
+        while True:
+            reply = worker.recv(self.reply_timeout)
+            if reply.get("id") != rid:
+                continue
+            if "error" in reply:
+                raise ModelError(f"the answer model failed to read its prompt prefix ({reply['error']})")
+            return str(reply.get("result", ""))
 
     def _generate(
         self,
