@@ -6,7 +6,8 @@ WHEELS ?= $(HOME)/.cache/qa-bot/wheels
 STAMP := $(VENV)/.installed
 # Which CPU features llama.cpp is compiled for: auto (chosen from /proc/cpuinfo, never
 # -march=native and never AMX), avx2, or avx512[-vbmi][-vnni][-bf16]; see qa_bot/llama_build.py.
-LLAMA_CPU ?= auto
+# What `make llama LLAMA_CPU=...` chose is kept in the venv, so later runs keep it.
+LLAMA_CPU ?= $(or $(shell cat $(VENV)/qa-bot-llama-cpu 2>/dev/null),auto)
 LLAMA_TAG := $(shell $(PYTHON) -P qa_bot/llama_build.py tag $(LLAMA_CPU) 2>/dev/null || echo unsupported)
 LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_TAG)
 
@@ -22,6 +23,7 @@ $(BIN)/python:
 $(LLAMA_STAMP): qa_bot/llama_build.py | $(BIN)/python
 	$(PYTHON) -P qa_bot/llama_build.py install --venv $(VENV) --wheels $(WHEELS) --cpu $(LLAMA_CPU)
 	rm -f $(VENV)/.llama-*
+	echo $(LLAMA_CPU) > $(VENV)/qa-bot-llama-cpu
 	touch $@
 
 $(STAMP): pyproject.toml $(LLAMA_STAMP)
@@ -30,9 +32,9 @@ $(STAMP): pyproject.toml $(LLAMA_STAMP)
 	$(BIN)/pip install -e '.[dev]'
 	touch $(STAMP)
 
-llama: | $(BIN)/python  ## (re)install llama.cpp for LLAMA_CPU (auto, avx2, avx512...), compiling it once
+llama: | $(BIN)/python  ## install llama.cpp for LLAMA_CPU (auto, avx2, avx512...; kept for later runs), compiling it once
 	rm -f $(VENV)/.llama-*
-	$(MAKE) $(LLAMA_STAMP)
+	$(MAKE) $(LLAMA_STAMP) LLAMA_CPU=$(LLAMA_CPU)
 
 setup: $(STAMP)  ## install, then prepare the default models (once, with progress)
 	$(BIN)/qa-bot setup

@@ -26,7 +26,7 @@ from qa_bot.text import sentence_spans
 
 from .chunking import Chunk, article_hash, chunk_article, text_key
 from .fetch import Fetcher, is_url
-from .loaders import Article, LoadedFile, LoadError, iter_articles, scan
+from .loaders import SUPPORTED_SUFFIXES, Article, LoadedFile, LoadError, iter_articles, scan
 from .report import IngestReport
 from .web import load_url
 
@@ -352,16 +352,33 @@ def _remove_missing(
     report: IngestReport,
     link_targets: frozenset[str] = frozenset(),
 ) -> None:
-    """Delete the articles of files under ``scope`` that are gone, and those recorded under
-    a path in ``link_targets``: a store written before links were checked holds an article
-    read through a link under the link's target (``/etc/passwd``); the link is in the
-    folder but no longer followed, so the article's source is gone from the folder."""
+    """Delete the articles of files under ``scope`` that are gone, and those a store written
+    before links were checked read through a link that is no longer followed.
+
+    Such a store recorded the article under the link's target (``/etc/passwd``), outside
+    the folder. A path in ``link_targets`` that no ingest reads as an article (no article
+    suffix, like ``/etc/passwd``) or that no longer exists can only have come through the
+    link: it goes. A target that is an article file elsewhere (``../b/x.md``) may as well
+    have been ingested on purpose from its own folder, so it stays, with a note naming
+    `qa-bot remove` for the case it came through the link.
+    """
     for article_id, state in sorted(states.items()):
         # A URL is no file under the scope (and resolving it as a path would mangle it).
         if article_id in present or is_url(state.path) or state.path in kept_paths:
             continue
-        if not (_within(state.path, scope) or state.path in link_targets):
-            continue
+        if not _within(state.path, scope):
+            if state.path not in link_targets:
+                continue
+            if os.path.lexists(state.path) and Path(state.path).suffix.lower() in SUPPORTED_SUFFIXES:
+                report.notes.append(
+                    (
+                        article_id,
+                        f"stored from {state.path}, where a link in {scope} points that is no longer "
+                        "followed; if the article came in through that link, take it out with "
+                        f"`qa-bot remove {article_id}`",
+                    )
+                )
+                continue
         store.retire(sorted(state.chunk_ids), generation)
         report.chunks_deleted += len(state.chunk_ids)
         report.removed.append(article_id)

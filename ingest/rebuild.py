@@ -11,13 +11,19 @@ removed. Articles from other folders and feeds keep their texts, metadata and ch
 a later ingest of their folder finds them unchanged. When the old texts cannot be read
 (the database is gone or overwritten), only ``path`` is ingested and the report says so.
 
-Killed before the swap, the old store is still in place and the next rebuild starts over;
-killed after it, the next ingest finishes as after any interrupted ingest. Two renames
-make the swap: a reader that opens the store between them finds no store.
+The swap is journaled: ``rebuild-swap.json`` in the store folder names the new store and
+the folder the old one goes to before anything moves, and goes once both are in place.
+While it is there, readers refuse to open the store (Chroma would create an empty one where
+the new one goes). Killed before the swap, the old store is still in place and the next
+rebuild starts over; killed during it, the next rebuild finishes the swap (the new store is
+never deleted once the old one has moved) and goes on with the ingest; killed after it, the
+next ingest finishes as after any interrupted ingest. A process that has the store open
+(``qa-bot serve``) keeps reading the moved files: stop it before a rebuild and start it after.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -30,6 +36,7 @@ from qa_bot.config import Settings, get_settings
 from qa_bot.keyword import index_folders
 from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import (
+    REBUILD_JOURNAL,
     ChunkStore,
     StoreError,
     chroma_path,
@@ -55,11 +62,17 @@ class RebuildReport:
     lost: str = ""  # why the old store's texts could not be read ("" when they could)
     ingest: IngestReport | None = None
     failed: str = ""  # why ``path`` could not be ingested after the swap ("" when it was)
+    resumed: bool = False  # an interrupted rebuild's swap was finished instead of a new rebuild
 
     def render(self) -> str:
         """The human-readable report, the ingest's included."""
         if self.moved_to is None:
             lines = ["Rebuild: there was no store to replace."]
+        elif self.resumed:
+            lines = [
+                f"Rebuild: finished the swap of an interrupted rebuild; the old store is in {self.moved_to} "
+                "(delete it once the rebuilt store answers as it should)."
+            ]
         else:
             lines = [
                 f"Rebuild: the old store was moved to {self.moved_to} (delete it once the rebuilt store "
@@ -70,7 +83,7 @@ class RebuildReport:
                 f"  Its texts could not be read ({self.lost}): only the articles of the path given were "
                 "ingested; ingest your other folders and feeds again."
             )
-        elif self.moved_to is not None:
+        elif self.moved_to is not None and not self.resumed:
             lines.append(
                 f"  {len(self.restored)} article(s) restored from its chunk texts "
                 f"({self.chunks_restored} chunks embedded again)."
@@ -88,6 +101,7 @@ class RebuildReport:
             "chunks_restored": self.chunks_restored,
             "lost": self.lost,
             "failed": self.failed,
+            "resumed": self.resumed,
             "ingest": self.ingest.to_dict() if self.ingest else None,
         }
 
@@ -129,10 +143,14 @@ def rebuild_store(
         embedder = load_embeddings(settings)
     report = RebuildReport()
     with ingest_lock(store_dir):
+        resumed = _finish_swap(store_dir)
         for leftover in store_dir.glob(".rebuild-*"):
-            shutil.rmtree(leftover, ignore_errors=True)  # of a rebuild that was killed
+            shutil.rmtree(leftover, ignore_errors=True)  # of a rebuild killed before its swap
         old = [p for p in (location, *index_folders(store_dir)) if p.exists()]
-        if old:
+        if resumed is not None:
+            # The interrupted rebuild's store is in place now: the ingest below completes it.
+            report.moved_to, report.resumed = resumed, True
+        elif old:
             staging = None
             try:
                 ids, texts, metas = salvage_chunks(location, settings.collection)
@@ -146,7 +164,9 @@ def rebuild_store(
                     report.chunks_restored = len(ids)
                 report.moved_to = _swap(store_dir, location, old, staging)
             finally:
-                if staging is not None:
+                # Once the swap has begun the journal names the staging folder: it holds the
+                # only copy of the new store until the next rebuild finishes the swap.
+                if staging is not None and not (store_dir / REBUILD_JOURNAL).exists():
                     shutil.rmtree(staging, ignore_errors=True)
     try:
         report.ingest = ingest_path(
@@ -202,7 +222,7 @@ def _restore(
 
 def _swap(store_dir: Path, location: Path, old: list[Path], staging: Path | None) -> Path:
     """Move ``old`` (the Chroma folder and keyword indexes) aside and the new store (if any)
-    in; returns the folder the old store went to."""
+    in, under a journal; returns the folder the old store went to."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     aside = store_dir / f"replaced-{stamp}"
     n = 1
@@ -210,11 +230,49 @@ def _swap(store_dir: Path, location: Path, old: list[Path], staging: Path | None
         n += 1
         aside = store_dir / f"replaced-{stamp}-{n}"
     aside.mkdir()
+    journal = {
+        "aside": str(aside),
+        "staging": str(staging) if staging else None,
+        "old": [p.name for p in old],
+    }
+    tmp = store_dir / f"{REBUILD_JOURNAL}.tmp"
+    tmp.write_text(json.dumps(journal))
+    tmp.replace(store_dir / REBUILD_JOURNAL)
     # This process's Chroma client would keep reading the moved files.
     release_client(location)
-    for p in old:
-        p.rename(aside / p.name)
-    if staging is not None:
-        for p in sorted(staging.iterdir()):
-            p.rename(store_dir / p.name)
+    _finish_swap(store_dir)
+    return aside
+
+
+def _finish_swap(store_dir: Path) -> Path | None:
+    """Carry out (or finish, after a kill) the swap the journal describes; returns the folder
+    the old store went to, or None when no swap was pending. Holds the ingest lock.
+
+    Every step can be done again: what already moved is not there any more.
+    """
+    path = store_dir / REBUILD_JOURNAL
+    try:
+        journal = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        path.unlink()  # killed while writing it: nothing had moved yet
+        return None
+    aside = Path(journal["aside"])
+    aside.mkdir(exist_ok=True)
+    new = Path(journal["staging"]) if journal["staging"] else None
+    new_names = {p.name for p in new.iterdir()} if new is not None and new.is_dir() else set()
+    for name in journal["old"]:
+        here = store_dir / name
+        if here.exists() and not (aside / name).exists():
+            here.rename(aside / name)
+        elif here.exists() and name in new_names:
+            # Made while the swap was interrupted (a reader's Chroma creates an empty store):
+            # it holds nothing of either store.
+            shutil.rmtree(here) if here.is_dir() else here.unlink()
+    for name in sorted(new_names):
+        (new / name).rename(store_dir / name)  # type: ignore[operator]
+    path.unlink()
+    if new is not None:
+        shutil.rmtree(new, ignore_errors=True)
     return aside

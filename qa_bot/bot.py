@@ -81,8 +81,8 @@ class QABot:
         """Load the configured embedding model, store and LLM (preparing defaults once).
 
         Raises:
-            StoreError: ``require_documents`` is set and the store is empty (said at once:
-                nothing waits for the LLM).
+            StoreError: ``require_documents`` is set and the store is empty (said before
+                the LLM is needed; a model in a worker process loads meanwhile).
 
         ``load_llm=False`` gives a retrieval-only bot (``retriever`` works, ``ask`` does not).
         """

@@ -30,9 +30,15 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests, replies = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
     try:
-        config = requests.recv()
-    except EOFError:
+        return _serve(requests, replies)
+    except (EOFError, OSError):
+        # The supervisor is gone (it may exit while this worker still loads, e.g. when
+        # `qa-bot ask` finds the store empty): nothing to tell anyone.
         return 0
+
+
+def _serve(requests: Connection, replies: Connection) -> int:
+    config = requests.recv()
     from .llamacpp_chat import LlamaCppChat
 
     started = time.perf_counter()
@@ -49,10 +55,7 @@ def main(argv: list[str]) -> int:
         return 1
     replies.send({"ready": True, "system_info": chat.system_info(), "load_s": time.perf_counter() - started})
     while True:
-        try:
-            request = requests.recv()
-        except (EOFError, OSError):
-            return 0  # the supervisor is gone or let this worker go
+        request = requests.recv()  # EOFError when the supervisor is gone or let this worker go
         op = request.get("op")
         if op == "stream":
             _stream(chat, request, requests, replies)
@@ -75,7 +78,7 @@ def _stream(chat, request: dict, requests: Connection, replies: Connection) -> N
                     {"id": rid, "chunk": chunk.message.content, "meta": chunk.message.response_metadata}
                 )
     except (EOFError, OSError):
-        raise SystemExit(0) from None  # the supervisor went away mid-answer
+        raise  # the supervisor went away mid-answer: main ends quietly
     except Exception as exc:  # an error of this request only; the worker goes on
         replies.send({"id": rid, "error": f"{type(exc).__name__}: {exc}"})
         return

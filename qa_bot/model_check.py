@@ -50,7 +50,7 @@ def check_answer_model(settings: Settings) -> ModelCheck | None:
         ModelError: the model crashed or failed; the message says what happened and the
             command that fixes it.
     """
-    from .supervised_chat import SupervisedLlamaChat
+    from .supervised_chat import AnswerModelCannotStart, AnswerModelCrashed, SupervisedLlamaChat
 
     if settings.llm_base_url or settings.llm_provider == "openai":
         return None
@@ -68,6 +68,10 @@ def check_answer_model(settings: Settings) -> ModelCheck | None:
         info = chat.start()
         loaded = time.perf_counter()
         reply = "".join(str(c.content) for c in chat.stream(PROBE, max_tokens=PROBE_TOKENS))
+    except AnswerModelCannotStart as exc:
+        raise ModelError(_crash_advice(f"it died while loading the model ({exc.reason})", build)) from None
+    except AnswerModelCrashed as exc:
+        raise ModelError(_crash_advice(f"it died while generating ({exc.reason})", build)) from None
     except ModelError as exc:
         raise ModelError(_crash_advice(str(exc), build)) from None
     finally:
@@ -78,19 +82,21 @@ def check_answer_model(settings: Settings) -> ModelCheck | None:
         # It ran this time, but a build using features the CPU lacks fails on some code path.
         raise ModelError(
             f"the llama.cpp build in this environment is wrong for this CPU: {'; '.join(problems)}. "
-            f"Rebuild it: {_fix()}"
+            f"Rebuild it: {_fix(llama_build.installed_build().get('tag', ''))}"
         )
     if not reply.strip():
         raise ModelError(f"the answer model loaded but generated nothing: check the GGUF file {path}")
     return ModelCheck(info, reply, loaded - started, done - loaded, build)
 
 
-def _fix() -> str:
+def _fix(installed: str) -> str:
+    """The rebuild to suggest: this CPU's own feature set, or the AVX2 baseline when that
+    is what is installed already (and it failed)."""
     try:
         tag = llama_build.resolve("auto")
     except llama_build.BuildError:
         tag = "avx2"
-    return llama_build.fix_command(tag)
+    return llama_build.fix_command("avx2" if tag == installed else tag)
 
 
 def _crash_advice(what: str, build: str) -> str:
@@ -101,7 +107,7 @@ def _crash_advice(what: str, build: str) -> str:
         "AMX included, which crashed on Intel Xeon VMs)"
     )
     return (
-        f"the answer model failed while generating a test answer in a child process: {what.rstrip('.')}. "
-        f"The llama-cpp-python in this environment was {built}. Rebuild it for this CPU: {_fix()}; "
+        f"the answer model failed a test answer in a child process: {what.rstrip('.')}. "
+        f"The llama-cpp-python in this environment was {built}. Rebuild it for this CPU: {_fix(build)}; "
         "then run `qa-bot setup` again. To use a model server instead, set QA_BOT_LLM_BASE_URL."
     )

@@ -58,6 +58,9 @@ _WRITE_BATCH = 1000
 
 #: The command that rebuilds a damaged store (the user names the folder).
 REBUILD_COMMAND = "qa-bot ingest --rebuild <folder>"
+#: Written in the store folder while a rebuild swaps the old store for the new one (see
+#: :mod:`ingest.rebuild`); readers do not open the store while it is there.
+REBUILD_JOURNAL = "rebuild-swap.json"
 
 
 class StoreError(Exception):
@@ -152,15 +155,23 @@ class ChunkStore:
                     f"({exc}): start it with `chroma run` or unset QA_BOT_CHROMA_HOST"
                 ) from exc
             return cls(client, settings.collection, embedding_model)
-        make_store_dir(settings)
+        store_dir = make_store_dir(settings)
+        if (store_dir / REBUILD_JOURNAL).exists():
+            # Mid-swap: Chroma would create an empty store where the rebuilt one goes.
+            raise StoreError(
+                f"the store at {store_dir} is being rebuilt (`qa-bot ingest --rebuild`): ask again when "
+                f"it has finished; if that rebuild was interrupted, run `{REBUILD_COMMAND}` again to "
+                "finish it"
+            )
         location = chroma_path(settings)
         # Damage Chroma would not notice (a deleted database: it would start an empty store)
         # or would turn into a hang or a crash (a truncated vector index) is found first.
         problem = check_files(location, settings.collection)
-        for _ in range(2):
+        for _ in range(10):
             if problem is None:
                 break
-            # An ingest in another process may be rewriting the vector index right now.
+            # An ingest in another process may be rewriting the vector index right now: give
+            # it a few seconds before calling the store damaged.
             time.sleep(0.3)
             problem = check_files(location, settings.collection)
         if problem is not None:

@@ -65,6 +65,21 @@ class AnswerModelCrashed(ModelError):
         self.reason = reason
 
 
+class AnswerModelCannotStart(ModelError):
+    """A new worker died before it was ready (loading the model or reading its prompt
+    prefix): a build that does not run here, or a GGUF llama.cpp cannot read.
+
+    ``reason`` says how it died; ``when`` is "loading the model" or "reading its prompt prefix".
+    """
+
+    def __init__(self, reason: str, when: str) -> None:
+        super().__init__(
+            f"the answer model's worker died while {when} ({reason}); run `qa-bot setup` to check "
+            "that the llama.cpp build runs on this machine"
+        )
+        self.reason, self.when = reason, when
+
+
 class WorkerDied(Exception):
     """Internal: the worker's pipe closed or it stopped replying."""
 
@@ -258,19 +273,13 @@ class SupervisedLlamaChat(BaseChatModel):
         try:
             worker = _Worker(config, LOAD_TIMEOUT_S)
         except WorkerDied as exc:
-            raise ModelError(
-                f"the answer model's worker died while loading the model ({exc.reason}); run "
-                "`qa-bot setup` to check that the llama.cpp build runs on this machine"
-            ) from None
+            raise AnswerModelCannotStart(exc.reason, "loading the model") from None
         if self._primed is not None:
             try:
                 self._send_prime(worker, *self._primed)
             except WorkerDied as exc:
                 # Not restarted from here: a model that dies on its prefix would die again.
-                raise ModelError(
-                    f"the answer model's worker died while reading its prompt prefix ({exc.reason}); "
-                    "run `qa-bot setup` to check that the llama.cpp build runs on this machine"
-                ) from None
+                raise AnswerModelCannotStart(exc.reason, "reading its prompt prefix") from None
             except BaseException:
                 worker.stop()
                 raise

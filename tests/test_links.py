@@ -250,15 +250,39 @@ def test_link_turned_to_point_out_of_the_folder_removes_its_article(folders, ing
 
 
 def test_article_an_old_store_read_through_a_link_out_of_the_folder_is_removed(folders, ingest):
+    """The issue's case: a .txt link to /etc/passwd. The old code stored the article under
+    the target's path, a file no ingest reads as an article (no article suffix)."""
     corpus, outside = folders
     run, store = ingest
-    # What ingest wrote before links were checked: the link's id, the target's resolved path.
+    target = outside / "passwd"
+    target.write_text(SECRET)
     run(outside / "passwd.txt")
-    assert paths(store)["passwd"] == str(outside / "passwd.txt")
-    outside_file(corpus, outside)
+    ids = sorted(store.article_states()["passwd"].chunk_ids)
+    store.update_metadata(ids, [{"path": str(target)}] * len(ids))  # as the old code recorded it
+    os.symlink(target, corpus / "passwd.txt")
     report = run(corpus)
     assert (report.added, report.removed) == (["asli"], ["passwd"])
     assert sorted(paths(store)) == ["asli"]
+
+
+def test_article_ingested_from_its_own_folder_stays_when_a_link_points_at_it(folders, ingest):
+    """A link that is not followed must not take away an article that another folder's
+    ingest brought in on purpose (else each ingest would undo the other's)."""
+    corpus, outside = folders
+    run, store = ingest
+    run(outside)
+    outside_file(corpus, outside)
+    report = run(corpus)
+    assert (report.added, report.removed) == (["asli"], [])
+    assert report.notes == [
+        (
+            "passwd",
+            f"stored from {outside / 'passwd.txt'}, where a link in {corpus} points that is no longer "
+            "followed; if the article came in through that link, take it out with `qa-bot remove passwd`",
+        )
+    ]
+    assert run(outside).unchanged == ["passwd"]
+    assert sorted(paths(store)) == ["asli", "passwd"]
 
 
 def test_article_an_old_store_read_through_a_now_broken_link_is_removed(folders, ingest):

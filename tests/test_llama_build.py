@@ -113,3 +113,34 @@ def test_the_running_llama_build_fits_this_cpu():
     assert "AVX2 = 1" in info
     assert build_problems(info, llama_build.cpu_flags()) == []
     assert "AMX_INT8 = 1" not in info
+
+
+@pytest.mark.parametrize(
+    ("installed", "suggested"),
+    [("", "auto"), ("avx2", "auto"), ("auto", "avx2")],
+)
+def test_setup_suggests_another_build_than_the_one_that_failed(installed, suggested):
+    """Setup's advice rebuilds for this CPU's own features, or falls back to the AVX2
+    baseline when that build is the one installed (and crashed): never the same again."""
+    from qa_bot.model_check import _fix
+
+    auto = resolve("auto")
+    installed = auto if installed == "auto" else installed
+    want = auto if suggested == "auto" else "avx2"
+    if installed == auto and auto == "avx2":
+        want = "avx2"  # on an AVX2 machine there is nothing else to suggest
+    assert _fix(installed).startswith(f"`make llama LLAMA_CPU={want}` ")
+
+
+def test_setup_advice_says_what_happened_and_when():
+    from qa_bot.model_check import _crash_advice
+
+    advice = _crash_advice("it died while generating (SIGSEGV: a segmentation fault in llama.cpp)", "avx2")
+    assert advice.startswith(
+        "the answer model failed a test answer in a child process: it died while generating (SIGSEGV: "
+        "a segmentation fault in llama.cpp). The llama-cpp-python in this environment was built for avx2 "
+        "by `make`. Rebuild it for this CPU: `make llama LLAMA_CPU="
+    )
+    assert advice.endswith(
+        "then run `qa-bot setup` again. To use a model server instead, set QA_BOT_LLM_BASE_URL."
+    )

@@ -194,7 +194,7 @@ def test_ask_on_damaged_store_names_cause_and_fix(store, case, capsys):
     message = _damage(store, case)
     assert main(["--store-dir", str(store), "ask", QUESTION]) == 1
     out, err = capsys.readouterr()
-    # Before any answer: the store is checked before the LLM is loaded.
+    # Before any answer: the store is checked while the LLM's worker is still loading.
     assert (out, err) == ("", f"qa-bot: {message}\n")
 
 
@@ -542,3 +542,54 @@ def test_ingest_that_changes_nothing_rebuilds_keyword_index_with_array_of_wrong_
     _replace_array(store, name)
     report = ingest_path(corpus[0], get_settings(store_dir=store), embedder=embedder)
     assert (report.changed, _hits(KeywordIndex.load(store, _generation(store)))) == (False, intact)
+
+
+# ---- the rebuild's swap ---------------------------------------------------------------------
+def test_reader_refuses_a_store_in_the_middle_of_a_rebuild_swap(store, capsys):
+    from qa_bot.store import REBUILD_JOURNAL
+
+    (store / REBUILD_JOURNAL).write_text("{}")
+    before = sorted(p.name for p in store.iterdir())
+    assert main(["--store-dir", str(store), "ask", QUESTION]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        f"qa-bot: the store at {store} is being rebuilt (`qa-bot ingest --rebuild`): ask again when it "
+        "has finished; if that rebuild was interrupted, run `qa-bot ingest --rebuild <folder>` again to "
+        "finish it\n",
+    )
+    assert sorted(p.name for p in store.iterdir()) == before  # nothing created where the new store goes
+
+
+@pytest.mark.parametrize("empty_store_made_meanwhile", [False, True])
+def test_rebuild_killed_in_its_swap_is_finished_by_the_next(
+    store, corpus, chunks, embedder, empty_store_made_meanwhile
+):
+    """What a kill between the swap's renames leaves (the new store staged and journaled, the
+    old one moved aside, nothing in its place) is finished by the next rebuild: no article
+    of another folder is lost and the staged store is used, not thrown away."""
+    from ingest.rebuild import _restore, rebuild_store
+    from qa_bot.config import get_settings
+    from qa_bot.store import REBUILD_JOURNAL, chroma_path, salvage_chunks
+
+    settings = get_settings(store_dir=store)
+    ids, texts, metas = salvage_chunks(chroma_path(settings), settings.collection)
+    staging, aside = store / ".rebuild-killed", store / "replaced-killed"
+    staging.mkdir()
+    _restore(settings, staging, embedder, ids, texts, metas, False)
+    old = ["chroma", *(p.name for p in store.glob("bm25-*"))]
+    aside.mkdir()
+    journal = {"aside": str(aside), "staging": str(staging), "old": old}
+    (store / REBUILD_JOURNAL).write_text(json.dumps(journal))
+    for name in old:
+        (store / name).rename(aside / name)
+    if empty_store_made_meanwhile:  # as a reader that does not know the journal would
+        (store / "chroma").mkdir()
+    report = rebuild_store(corpus[0], settings, embedder=embedder)
+    assert (report.resumed, report.moved_to, report.ingest.changed) == (True, aside, False)
+    assert report.render().startswith(
+        f"Rebuild: finished the swap of an interrupted rebuild; the old store is in {aside} "
+    )
+    assert not (store / REBUILD_JOURNAL).exists() and not staging.exists()
+    assert sorted(p.name for p in aside.iterdir()) == sorted(old)
+    assert _chunk_texts(store, embedder) == chunks
