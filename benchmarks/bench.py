@@ -78,7 +78,10 @@ def children(pid: int) -> list[int]:
     """Live child processes of ``pid`` (the model worker among them)."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found.extend(int(c) for c in task.read_text().split())
+        try:
+            found.extend(int(c) for c in task.read_text().split())
+        except OSError:
+            continue  # the thread ended while being listed
     return found
 
 

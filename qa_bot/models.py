@@ -131,14 +131,19 @@ def onnx_export_path(settings: Settings, source: str) -> Path:
     in the user's folder. The quantisation differs by CPU (see :func:`_int8_target`), so the
     folder names the target: a home folder shared by two kinds of machine keeps one of each.
     """
-    target, _ = _int8_target()
+    return _export_folder(settings, source, f"-{_int8_target()[0]}")
+
+
+def _export_folder(settings: Settings, source: str, suffix: str) -> Path:
+    """The export folder of ``source`` with ``suffix`` after its name ("" gives where exports
+    went before folders named their CPU target)."""
     ours = default_embedding_path(settings)
     if Path(source).resolve() == ours.resolve():
-        return ours / f"onnx-{target}"
+        return ours / f"onnx{suffix}"
     resolved = str(Path(source).resolve()) if Path(source).is_dir() else source
     key = hashlib.sha256(resolved.encode()).hexdigest()[:12]
     name = Path(resolved).name or "model"
-    return Path(settings.cache_dir) / "models" / "onnx" / f"{name}-{key}-{target}"
+    return Path(settings.cache_dir) / "models" / "onnx" / f"{name}-{key}{suffix}"
 
 
 def _source_fingerprint(source: str) -> str:
@@ -226,11 +231,7 @@ def prepare_onnx_int8(settings: Settings, source: str, progress: Progress = _say
             tmp.rename(target)
             # An export from before the folder named its CPU target: its quantisation may not
             # be this CPU's, and nothing reads it any more.
-            old = (
-                target.parent / "onnx"
-                if target.parent.name != "onnx"
-                else target.with_name(target.name.rsplit("-", 1)[0])
-            )
+            old = _export_folder(settings, source, "")
             shutil.rmtree(old, ignore_errors=True)
             Path(f"{old}.lock").unlink(missing_ok=True)
         finally:

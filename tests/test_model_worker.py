@@ -149,25 +149,31 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _state(pid: int) -> str:
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name ([] when it is gone):
+    [0] is the state, [11] and [12] user and system CPU time in ticks."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return ""
+        return []
+
+
+def _state(pid: int) -> str:
+    return (_stat(pid) or [""])[0]
 
 
 # ---- the app and the CLI, as real processes ------------------------------------------------
 def workers_of(pid: int) -> list[int]:
     """Pids of the model workers whose parent is ``pid``."""
+    from benchmarks.bench import children
+
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for child in children(pid):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
+            if b"qa_bot.llm_worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
         except OSError:
             continue
-        if int(fields[1]) == pid and b"qa_bot.llm_worker" in cmdline:
-            found.append(int(stat.parent.name))
     return found
 
 
@@ -298,9 +304,8 @@ def _cpu_rising(pid: int) -> bool:
     last = None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        fields = _stat(pid)
+        if not fields:
             return False
         ticks = int(fields[11]) + int(fields[12])  # utime + stime
         if ticks == last:
