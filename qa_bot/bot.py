@@ -20,6 +20,7 @@ from .citations import (
     supporting_span,
     supports,
 )
+from .claim_check import ClaimCheck, SubjectThresholds, WordVectors
 from .condense import clean_rewrite, condense_messages, needs_rewrite
 from .config import Settings, get_settings
 from .dates import published_day, with_absolute_dates
@@ -73,6 +74,7 @@ class QABot:
         self.llm = llm
         self.settings = settings or get_settings()
         self._answers = AnswerCache(self.settings.answer_cache)
+        self._word_vectors: WordVectors | None = None
 
     @classmethod
     def from_settings(
@@ -230,7 +232,10 @@ class QABot:
                 parts.append(text)
                 yield Token(text)
         timings["generation_s"] = time.perf_counter() - t1
-        answer = finalize("".join(parts), search, snippets, language)
+        t2 = time.perf_counter()
+        check = self._claim_check(search, snippets)
+        answer = finalize("".join(parts), search, snippets, language, check)
+        timings["check_s"] = time.perf_counter() - t2
         if scope is not None and scope.recency and answer.found:
             answer = replace(answer, text=f"{answer.text} {published_note(answer.citations, language)}")
         if scope is not None and scope.anchor is not None and answer.found:
@@ -279,6 +284,22 @@ class QABot:
         snippets = select_snippets(query, vector, readable, embedder, max_snippets=self.settings.snippets)
         timings["selection_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
         return passages, snippets, ""
+
+    def _claim_check(self, question: str, snippets: list[Snippet]) -> ClaimCheck | None:
+        """The role check of this question's answer (None when switched off)."""
+        if not self.settings.claim_check:
+            return None
+        if self._word_vectors is None:
+            self._word_vectors = WordVectors(self.retriever.embedder.encode_passages)
+        settings = self.settings
+        thresholds = SubjectThresholds(
+            settings.claim_coverage,
+            settings.claim_content,
+            settings.claim_word_similarity,
+            settings.claim_content_crosslingual,
+        )
+        titles = [s.passage.title or "" for s in snippets]
+        return ClaimCheck(question, [s.text for s in snippets], titles, self._word_vectors, thresholds)
 
     def _time_scope(self, question: str) -> TimeScope | None:
         """The question's time; an event bound ("before the election") is dated from the corpus.
@@ -385,12 +406,16 @@ def question_problem(question: str, max_chars: int, language: str) -> str:
     return ""
 
 
-def finalize(raw: str, question: str, snippets: list[Snippet], language: str) -> Answer:
+def finalize(
+    raw: str, question: str, snippets: list[Snippet], language: str, check: ClaimCheck | None = None
+) -> Answer:
     """Turn the model's raw text into a checked answer.
 
-    Each sentence keeps only the citations whose snippet supports it. A sentence with no
-    supporting citation is re-attributed to a snippet that supports it, or dropped if it
-    makes a claim none supports. Citations are renumbered [1].. in order of appearance. An
+    Each sentence keeps only the citations whose snippet supports it: its words and numbers
+    are there (:func:`qa_bot.citations.supports`) and, with a ``check``, in the role asked
+    for (:mod:`qa_bot.claim_check`). A sentence with no supporting citation is re-attributed
+    to another snippet that supports it, or dropped if it makes a claim none supports.
+    Citations are renumbered [1].. in order of appearance. An
     answer left with no supported claim becomes the plain "not in the corpus" answer.
     """
     text = raw.strip()
@@ -399,9 +424,9 @@ def finalize(raw: str, question: str, snippets: list[Snippet], language: str) ->
     n = len(snippets)
     kept: list[tuple[str, list[int]]] = []
     for sentence in cited_sentences(text, n):
-        valid = [i for i in sentence.cited if _supported(sentence.text, snippets[i - 1], question)]
+        valid = [i for i in sentence.cited if _backs(sentence.text, snippets, i, question, check)]
         if not valid:
-            valid = [i for i in range(1, n + 1) if _supported(sentence.text, snippets[i - 1], question)][:1]
+            valid = [i for i in range(1, n + 1) if _backs(sentence.text, snippets, i, question, check)][:1]
         if valid:
             source = snippets[valid[0] - 1]
             text = restore_numbers(sentence.text, source.text)
@@ -434,6 +459,15 @@ def _with_markers(sentence: str, numbers: list[int]) -> str:
     if end:
         return f"{body[: end.start()]} {markers}{end.group()}"
     return f"{body} {markers}"
+
+
+def _backs(
+    sentence: str, snippets: list[Snippet], number: int, question: str, check: ClaimCheck | None
+) -> bool:
+    """Whether snippet ``number`` (1-based) supports the sentence, in the role asked for."""
+    if not _supported(sentence, snippets[number - 1], question):
+        return False
+    return check is None or check.passes(sentence, number - 1)
 
 
 def _supported(sentence: str, snippet: Snippet, question: str) -> bool:

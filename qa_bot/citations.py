@@ -78,7 +78,7 @@ _LEADING_MARKERS = re.compile(r"(?:\s*" + _MARKER.pattern + r")+")
 _THOUSANDS = re.compile(r"\d{1,3}(?:[.,]\d{3})+")
 
 
-def _canonical(number: str) -> str:
+def canonical_number(number: str) -> str:
     """One spelling per value: thousands lose their separators (1.500 = 1,500 = 1500), a
     time or decimal uses a dot (15:00 = 15.00, 2,5 = 2.5), and leading zeros go."""
     if _THOUSANDS.fullmatch(number):
@@ -97,24 +97,24 @@ _SCALES = {"ribu": 3, "rb": 3, "thousand": 3, "juta": 6, "million": 6, "miliar":
 _SCALES |= {"billion": 9, "triliun": 12, "trillion": 12}
 
 
-def _numbers(text: str, with_parts: bool = False) -> set[str]:
+def numbers_in(text: str, with_parts: bool = False) -> set[str]:
     """Canonical numbers in ``text``; ``with_parts`` adds the pieces of times and dates
     (so a passage's "15.00" also backs a claim of "15").
 
     Example:
-        >>> sorted(_numbers("sebanyak 135 ribu ekor, 1,5 juta euro"))
+        >>> sorted(numbers_in("sebanyak 135 ribu ekor, 1,5 juta euro"))
         ['1.5', '135', '135000', '1500000']
     """
     found: set[str] = set()
     for m in _NUMBER.finditer(text):
         raw = m.group()
-        found.add(_canonical(raw))
+        found.add(canonical_number(raw))
         if with_parts:
-            found.update(_canonical(p) for p in re.split(r"[.,:]", raw) if p)
+            found.update(canonical_number(p) for p in re.split(r"[.,:]", raw) if p)
         scale = _SCALE.match(text, m.end())
         if scale:
             try:
-                value = Decimal(_canonical(raw)) * 10 ** _SCALES[scale.group(1).lower()]
+                value = Decimal(canonical_number(raw)) * 10 ** _SCALES[scale.group(1).lower()]
             except InvalidOperation:  # "30.10.2024 juta" is no number
                 continue
             found.add(str(value.quantize(1)) if value == value.to_integral() else str(value.normalize()))
@@ -125,19 +125,33 @@ def _fold(token: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
 
 
-def _similar(token: str, vocabulary: set[str]) -> bool:
+def _nasal_variant(a: str, b: str) -> bool:
+    """One stem is the other without its first letter: the stemmer leaves "menurunkan" as
+    "urun" (meN- ate the t) but "diturunkan" as "turun"."""
+    short, long = sorted((a, b), key=len)
+    return len(short) >= 4 and len(long) == len(short) + 1 and long.endswith(short)
+
+
+def same_word(token: str, vocabulary: set[str]) -> bool:
     """Exact match, or a name spelled the other language's way (Ukraine/Ukraina,
     Turkey/Türkiye, Korean/Korea): a shared prefix of at least 4 letters covering 60% of
-    the shorter word."""
+    the shorter word and half the longer; or a stem the stemmer cut one letter short ("urun" for "turun")."""
     if token in vocabulary:
         return True
     token = _fold(token)
-    if len(token) < 5:
-        return False
     for other in vocabulary:
         other = _fold(other)
+        if _nasal_variant(token, other):
+            return True
+        if len(token) < 5:
+            continue
         shared = len(os.path.commonprefix([token, other]))
-        if shared >= 4 and shared >= 0.6 * min(len(token), len(other)):
+        # Half the longer word too: "bank" is not "banknotes".
+        if (
+            shared >= 4
+            and shared >= 0.6 * min(len(token), len(other))
+            and shared >= 0.5 * max(len(token), len(other))
+        ):
             return True
     return False
 
@@ -156,17 +170,17 @@ def supports(sentence: str, passage: str, question: str = "", context: str = "")
         False
     """
     sentence = strip_markers(sentence)
-    passage_numbers = _numbers(passage, with_parts=True)
-    question_numbers = _numbers(question, with_parts=True)
-    claimed = _numbers(sentence)
-    if not claimed <= passage_numbers | question_numbers | _numbers(context, with_parts=True):
+    passage_numbers = numbers_in(passage, with_parts=True)
+    question_numbers = numbers_in(question, with_parts=True)
+    claimed = numbers_in(sentence)
+    if not claimed <= passage_numbers | question_numbers | numbers_in(context, with_parts=True):
         return False
     question_tokens = set(keyword_tokens(question))
     new_tokens = [t for t in keyword_tokens(sentence) if t not in question_tokens]
     passage_tokens = set(keyword_tokens(passage))
     if (claimed - question_numbers) & passage_numbers:
         return True
-    return any(_similar(t, passage_tokens) for t in new_tokens if not t.isdigit())
+    return any(same_word(t, passage_tokens) for t in new_tokens if not t.isdigit())
 
 
 def supporting_span(claims: list[str], text: str, question: str = "") -> tuple[int, int]:
@@ -184,18 +198,18 @@ def supporting_span(claims: list[str], text: str, question: str = "") -> tuple[i
     if len(spans) < 2:
         return 0, len(text)
     question_tokens = set(keyword_tokens(question))
-    question_numbers = _numbers(question)
+    question_numbers = numbers_in(question)
     # What each claim adds beyond the question: its new words and numbers (read once).
     added = []
     for claim in map(strip_markers, claims):
         words = {t for t in keyword_tokens(claim) if t not in question_tokens and not t.isdigit()}
-        added.append((words, _numbers(claim) - question_numbers))
+        added.append((words, numbers_in(claim) - question_numbers))
     scores = []
     for start, end in spans:
         sentence = text[start:end]
-        tokens, numbers = set(keyword_tokens(sentence)), _numbers(sentence, with_parts=True)
+        tokens, numbers = set(keyword_tokens(sentence)), numbers_in(sentence, with_parts=True)
         scores.append(
-            sum(sum(_similar(t, tokens) for t in words) + 2 * len(nums & numbers) for words, nums in added)
+            sum(sum(same_word(t, tokens) for t in words) + 2 * len(nums & numbers) for words, nums in added)
         )
     best = max(scores)
     if best == 0 or scores.count(best) > 1:
@@ -220,13 +234,13 @@ def restore_numbers(sentence: str, passage: str) -> str:
     """
     spelled: dict[str, str] = {}
     for m in _NUMBER.finditer(passage):
-        spelled.setdefault(_canonical(m.group()), m.group())
+        spelled.setdefault(canonical_number(m.group()), m.group())
 
     def rewrite(m: re.Match) -> str:
         raw = m.group()
         if raw in passage:
             return raw
-        return spelled.get(_canonical(raw.replace(" ", "")), raw)
+        return spelled.get(canonical_number(raw.replace(" ", "")), raw)
 
     sentence = _BROKEN_THOUSANDS.sub(rewrite, sentence)
     return _NUMBER.sub(rewrite, sentence)

@@ -178,6 +178,35 @@ class Settings(BaseSettings):
         default=0.5,
         description="The same for a question in another language than the passages (the model is less sure).",
     )
+    claim_check: bool = Field(
+        default=True,
+        description=(
+            "Check each answer's role against its source (qa_bot/claim_check.py): the asked "
+            "type, the clause the value is bound to, the sentence's subject. Off only to measure it."
+        ),
+    )
+    claim_coverage: float = Field(
+        default=0.5,
+        description=(
+            "Share of the question's subject words a claim's sentence (or the one before, or "
+            "the title) must hold (chosen on the news dev split: benchmarks/tune_check.py)."
+        ),
+    )
+    claim_content: float = Field(
+        default=0.67,
+        description="The same share of the subject words that are not names (what is asked of the thing).",
+    )
+    claim_content_crosslingual: float = Field(
+        default=0.5,
+        description="The same for a question in another language than the passage (fewer words match).",
+    )
+    claim_word_similarity: float = Field(
+        default=0.91,
+        description=(
+            "e5 cosine at which a word of the claim's sentence counts as a subject word of the "
+            "question in the other language."
+        ),
+    )
     # The web app
     app_host: str = Field(default="127.0.0.1", description="Address the chat binds to.")
     app_port: int = Field(default=7860, description="Port of the chat.")

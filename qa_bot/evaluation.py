@@ -1,4 +1,5 @@
-"""Measuring the bot: retrieval recall, answer accuracy, abstention and citation precision.
+"""Measuring the bot: retrieval recall, answer accuracy, abstention, citation precision and
+the wrong-with-citation rate (wrong answers shown behind a citation, per answer shown).
 
 The QA format is the one of ``shared/data``: one JSON object a line with ``question``,
 ``answers`` (gold strings, empty when unanswerable), ``doc_id`` (the gold passage's article
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .citations import strip_markers
+from .citations import numbers_in, strip_markers
 
 RECALL_AT = (1, 5, 10)
 
@@ -51,6 +52,10 @@ class ItemResult:
     total_s: float | None = None
     refusal_p: float | None = None
     lang: str = "id"
+    check_s: float | None = None  # the role check's time (qa_bot.claim_check)
+    # An answer shown with citations that a reader would trust wrongly: a wrong answer, an
+    # answer to an unanswerable question, or one whose citations do not hold the gold answer.
+    wrong_with_citation: bool | None = None
 
 
 def load_qa(path: Path, split: str | None = None, limit: int | None = None) -> list[QAItem]:
@@ -101,9 +106,30 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
 
 
 def contains_answer(text: str, golds: Sequence[str]) -> bool:
-    """Whether a gold answer occurs in ``text`` (normalised, on word boundaries)."""
+    """Whether a gold answer occurs in ``text`` (normalised, on word boundaries), or, for a
+    gold answer with numbers, whether ``text`` states all of them (an English answer writes
+    "12 hingga 14 Desember 2016" as "December 12 to 14, 2016", "9,46 triliun" as "9.46
+    trillion").
+
+    Example:
+        >>> contains_answer("Held from December 12 to 14, 2016 [1].", ["12 hingga 14 Desember 2016"])
+        True
+        >>> contains_answer("66 people [1].", ["60 penumpang"])
+        False
+    """
     hay = f" {normalise(text)} "
-    return any(f" {normalise(g)} " in hay for g in golds if normalise(g))
+    if any(f" {normalise(g)} " in hay for g in golds if normalise(g)):
+        return True
+    stated = numbers_in(strip_markers(text))
+    return any(numbers_in(g) and _numbers_only(g) <= stated for g in golds)
+
+
+def _numbers_only(gold: str) -> set[str]:
+    """The canonical numbers of a gold answer, without the scaled forms ("1,2 triliun" is
+    1.2, which an answer must state too, however it writes the scale)."""
+    from .citations import canonical_number
+
+    return {canonical_number(m) for m in re.findall(r"\d+(?:[.,:]\d+)*", gold)}
 
 
 def evaluate(
@@ -131,6 +157,7 @@ def evaluate(
             result.first_token_s = answer.timings.get("first_token_s")
             result.total_s = answer.timings.get("total_s")
             result.refusal_p = answer.refusal_p
+            result.check_s = answer.timings.get("check_s")
             if item.answerable:
                 result.correct = answer.found and contains_answer(answer.text, item.answers)
                 result.f1 = token_f1(answer.text, item.answers) if answer.found else 0.0
@@ -138,10 +165,33 @@ def evaluate(
                 result.citations_with_answer = sum(
                     contains_answer(c.text, item.answers) for c in answer.citations
                 )
+            result.wrong_with_citation = wrong_with_citation(answer, item)
         results.append(result)
         if on_item:
             on_item(result)
     return results
+
+
+def wrong_with_citation(answer, item: QAItem) -> bool | None:
+    """Whether ``answer`` is shown with citations and is not right behind them (None when
+    nothing was shown): the answer does not hold a gold answer, no citation holds one, or
+    the question has no answer in the corpus at all.
+
+    Example:
+        >>> from qa_bot.types import Answer, Citation
+        >>> c = Citation(1, "BI Rate 4,75%, Deposit Facility 3,75%", "", 0, 0, *[""] * 6, 0, 0, 0)
+        >>> item = QAItem("1", "Berapa BI Rate?", ("4,75%",), "bi")
+        >>> wrong_with_citation(Answer("", "BI Rate 3,75% [1].", (c,), True, "id"), item)
+        True
+        >>> wrong_with_citation(Answer("", "BI Rate 4,75% [1].", (c,), True, "id"), item)
+        False
+    """
+    if not answer.found or not answer.citations:
+        return None
+    if not item.answerable:
+        return True
+    right = contains_answer(answer.text, item.answers)
+    return not (right and any(contains_answer(c.text, item.answers) for c in answer.citations))
 
 
 def gold_rank(passages, doc_id: str, depth: int | None = None) -> int | None:
@@ -227,7 +277,10 @@ def _answer_figures(asked: Sequence[ItemResult]) -> dict[str, float | None]:
     unans = [r for r in asked if not r.answerable]
     abstained = [r for r in asked if not r.found]
     cited = sum(r.citations for r in ans)
+    shown = [r for r in asked if r.wrong_with_citation is not None]
     return {
+        "shown": len(shown),
+        "wrong_with_citation": _ratio(sum(bool(r.wrong_with_citation) for r in shown), len(shown)),
         "accuracy": _ratio(sum(bool(r.correct) for r in ans), len(ans)),
         "token_f1": round(sum(r.f1 or 0.0 for r in ans) / len(ans), 3) if ans else None,
         "answered_with_citation": _ratio(sum(r.citations > 0 for r in ans), len(ans)),

@@ -47,14 +47,48 @@ def test_load_qa_filters_split_and_limit(tmp_path):
 
 def test_summarise_exact_figures():
     results = [
-        ItemResult("1", "q", "d1", 1, 10.0, True, "A [1].", True, True, 1.0, 1, 1, 2.0, 3.0),
-        ItemResult("2", "q", "d2", 3, 20.0, True, "B [1].", True, False, 0.5, 2, 1, 4.0, 5.0),
+        ItemResult(
+            "1",
+            "q",
+            "d1",
+            1,
+            10.0,
+            True,
+            "A [1].",
+            True,
+            True,
+            1.0,
+            1,
+            1,
+            2.0,
+            3.0,
+            wrong_with_citation=False,
+        ),
+        ItemResult(
+            "2",
+            "q",
+            "d2",
+            3,
+            20.0,
+            True,
+            "B [1].",
+            True,
+            False,
+            0.5,
+            2,
+            1,
+            4.0,
+            5.0,
+            wrong_with_citation=True,
+        ),
         ItemResult("3", "q", "d3", None, 30.0, True, "no", False, False, 0.0, 0, 0, 1.0, 1.0),
         ItemResult("4", "q", "d4", 2, 40.0, False, "no", False, None, None, 0, 0, 1.0, 1.0),
     ]
     s = summarise(results)
     assert s.retrieval == {"R@1": 0.333, "R@5": 0.667, "R@10": 0.667, "MRR": 0.444}
     assert s.answers == {
+        "shown": 2,
+        "wrong_with_citation": 0.5,
         "accuracy": 0.333,
         "token_f1": 0.5,
         "answered_with_citation": 0.667,

@@ -45,7 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--until", type=date.fromisoformat, help="published on or before YYYY-MM-DD")
 
     ev = sub.add_parser("eval", help="measure retrieval, answers, abstention and citations on a QA set")
-    ev.add_argument("--corpus", required=True, help="corpus JSONL (ingested into its own store)")
+    ev.add_argument(
+        "--corpus",
+        required=True,
+        action="append",
+        help="corpus JSONL or folder (repeatable; all go into one store of their own)",
+    )
     ev.add_argument("--qa", required=True, help="QA JSONL: question, answers, doc_id[, answerable, split]")
     ev.add_argument("--split", default="valid", help="which split to ask ('all' for every one)")
     ev.add_argument("--limit", type=int, help="only the first N questions")
@@ -190,9 +195,9 @@ def _eval(args, settings) -> int:
     from qa_bot.evaluation import draw_chart, evaluate, load_qa, render_table, summarise
     from qa_bot.models import embedding_name
 
-    corpus, qa = Path(args.corpus), Path(args.qa)
-    for path in (corpus, qa):
-        if not path.is_file():
+    corpora, qa = [Path(c) for c in args.corpus], Path(args.qa)
+    for path in (*corpora, qa):
+        if not path.exists() or (path == qa and not path.is_file()):
             print(f"qa-bot: {path} is not a file", file=sys.stderr)
             return 2
     items = load_qa(qa, None if args.split == "all" else args.split, args.limit)
@@ -201,11 +206,14 @@ def _eval(args, settings) -> int:
         return 2
     # Each corpus gets its own store beside the main one, kept between runs (re-ingest is
     # incremental, so a second run starts at once).
-    key = hashlib.sha256(f"{corpus.resolve()}|{embedding_name(settings)}".encode()).hexdigest()[:12]
+    names = "|".join(str(c.resolve()) for c in corpora)
+    key = hashlib.sha256(f"{names}|{embedding_name(settings)}".encode()).hexdigest()[:12]
+    corpus = corpora[0]
     store = Path(settings.store_dir) / "eval" / f"{corpus.parent.name}-{corpus.stem}-{key}"
     settings = settings.model_copy(update={"store_dir": store})
-    report = ingest_path(corpus, settings, show_progress=True)
-    print(f"corpus: {report.summary()} ({report.seconds:.1f} s)", file=sys.stderr)
+    for corpus in corpora:
+        report = ingest_path(corpus, settings, show_progress=True)
+        print(f"corpus {corpus}: {report.summary()} ({report.seconds:.1f} s)", file=sys.stderr)
     bot = QABot.from_settings(settings, load_llm=not args.retrieval_only)
     if not args.retrieval_only:
         bot.warm_up()
@@ -232,7 +240,7 @@ def _eval(args, settings) -> int:
     json_path.write_text(
         json.dumps(
             {
-                "corpus": str(corpus),
+                "corpus": [str(c) for c in corpora],
                 "qa": str(qa),
                 "split": args.split,
                 "summary": summary.to_dict(),
