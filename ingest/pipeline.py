@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.config import Settings, get_settings
-from qa_bot.hostile import instruction_like
+from qa_bot.hostile import detect_planted
 from qa_bot.keyword import KeywordIndex, fingerprint, remove_other_indexes
 from qa_bot.retrieval import rebuild_keyword_index
 from qa_bot.store import ArticleState, ChunkStore
@@ -162,7 +162,10 @@ def _write(
         # A crashed run may have written some of these chunks already: they are reused.
         known = (state.chunk_ids if state else set()) | generation.leftovers
         plans.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
-        planted = sum(instruction_like(article.text[a:b]) for a, b in sentence_spans(article.text))
+        sentences = [article.text[a:b] for a, b in sentence_spans(article.text)]
+        # Regexes and the detector; only the 8.5% of sentences its pre-filter passes are embedded
+        # (all of them would cost more than embedding the chunks: benchmarks/injection/README.md).
+        planted = sum(detect_planted(sentences, embedder))
         if planted:
             report.notes.append(
                 (

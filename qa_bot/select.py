@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hostile import instruction_like
+from .hostile import flag_planted
 from .text import keyword_tokens, sentence_spans
 from .types import Passage
 
@@ -56,26 +56,45 @@ def select_snippets(
     sentences cost prompt time and make the model doubt: on the sets above this kept the
     recall within a point and cut 5-21% of the prompt text).
 
-    Sentences addressed to an AI model (:func:`qa_bot.hostile.instruction_like`) are never
-    part of a run: the model must not read instructions planted in the corpus."""
-    candidates: list[tuple[int, int, int]] = []  # (passage index, start, end)
+    Sentences addressed to an AI model (:func:`qa_bot.hostile.flag_planted`) are never
+    part of a run: the model must not read instructions planted in the corpus. The detector
+    reads the vectors of the single-sentence runs, embedded for scoring anyway; only
+    sentences shorter than ``min_chars`` (instructions can be short) are embedded for it
+    alone."""
+    sentences: list[tuple[int, int, int]] = []  # (passage index, start, end), all passages
+    runs: list[tuple[int, int]] = []  # sentences[first:stop], of one passage
     for i, passage in enumerate(passages):
-        spans = sentence_spans(passage.text)
-        hostile = [instruction_like(passage.text[a:b]) for a, b in spans]
-        for j in range(len(spans)):
-            for width in range(1, window + 1):
-                if j + width > len(spans) or hostile[j + width - 1]:
-                    break
-                start, end = spans[j][0], spans[j + width - 1][1]
-                if end - start >= min_chars and (width == 1 or end - start <= max_window_chars):
-                    candidates.append((i, start, end))
-    if not candidates:
+        first = len(sentences)
+        sentences.extend((i, a, b) for a, b in sentence_spans(passage.text))
+        for j in range(first, len(sentences)):
+            for stop in range(j + 1, min(j + window, len(sentences)) + 1):
+                start, end = sentences[j][1], sentences[stop - 1][2]
+                if end - start >= min_chars and (stop == j + 1 or end - start <= max_window_chars):
+                    runs.append((j, stop))
+    if not runs:
         return []
-    texts = [passages[i].text[s:e] for i, s, e in candidates]
+    bounds = [(sentences[j][0], sentences[j][1], sentences[stop - 1][2]) for j, stop in runs]
+    texts = [passages[i].text[start:end] for i, start, end in bounds]
+    sentence_texts = [passages[i].text[a:b] for i, a, b in sentences]
+    vectors = sentence_vectors = None
+    if embedder is not None:
+        # A sentence's vector is its single-sentence run's; one too short to be a run is
+        # embedded for the detector alone.
+        row = {j: n for n, (j, stop) in enumerate(runs) if stop == j + 1}
+        short = [j for j in range(len(sentences)) if j not in row]
+        row |= {j: len(runs) + n for n, j in enumerate(short)}
+        vectors = embedder.encode_passages(texts + [sentence_texts[j] for j in short])
+        sentence_vectors = vectors[[row[j] for j in range(len(sentences))]]
+    hostile = flag_planted(sentence_texts, sentence_vectors, getattr(embedder, "name", None))
+    kept = [n for n, (j, stop) in enumerate(runs) if not any(hostile[j:stop])]
+    if not kept:
+        return []
+    candidates = [bounds[n] for n in kept]
+    texts = [texts[n] for n in kept]
     dense = np.zeros(len(texts), dtype=np.float32)
     if embedder is not None:
         q = np.asarray(question_vector if question_vector is not None else embedder.embed_query(question))
-        dense = embedder.encode_passages(texts) @ q
+        dense = vectors[kept] @ q
     q_tokens = set(keyword_tokens(question))
     lexical = np.array(
         [len(q_tokens & set(keyword_tokens(t))) / len(q_tokens) if q_tokens else 0.0 for t in texts],
