@@ -392,15 +392,17 @@ class WordVectors:
         self._cache: dict[str, np.ndarray] = {}
 
     def __call__(self, words: Sequence[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(w for w in words if w not in self._cache))
+        # Read through a local copy: another question's thread may clear the cache meanwhile.
+        known = {w: self._cache[w] for w in words if w in self._cache}
+        missing = list(dict.fromkeys(w for w in words if w not in known))
         if missing:
             if len(self._cache) + len(missing) > self._size:
                 self._cache.clear()
             for word, vector in zip(
                 missing, np.asarray(self._encode(missing), dtype=np.float32), strict=True
             ):
-                self._cache[word] = vector
-        return np.stack([self._cache[w] for w in words]) if words else np.zeros((0, 0), np.float32)
+                known[word] = self._cache[word] = vector
+        return np.stack([known[w] for w in words]) if words else np.zeros((0, 0), np.float32)
 
 
 _RAW_WORD = re.compile(r"[^\W_]{2,}")
