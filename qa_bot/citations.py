@@ -122,7 +122,10 @@ def numbers_in(text: str, with_parts: bool = False) -> set[str]:
 
 
 def _fold(token: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+    """Accents dropped, and f and v read as p: Indonesian spells one word several ways
+    ("propinsi" / "provinsi", "aktip" / "aktif")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+    return plain.replace("f", "p").replace("v", "p")
 
 
 def _nasal_variant(a: str, b: str) -> bool:

@@ -14,11 +14,11 @@ here read the role of what the claim states:
   percentage against percentages, rupiah against rupiah, a count of people against counts
   of people);
 - **subject**: the sentence that states the value must be about what was asked: it, the
-  sentence before it or the article's title holds enough of the question's subject words,
-  or (across languages, where words do not match) its e5 similarity to the question is
-  high and close to the best sentence's among the snippets.
+  sentence before it or the article's title holds enough of the question's subject words
+  (not its time words, not the noun naming the kind of answer: "negara manakah"); across
+  languages a word counts when its e5 single-word vector is close to the subject word's.
 
-The first two are pure text; the third uses sentence vectors when an embedder is given.
+The first two are pure text; the third uses word vectors when given.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ _TIME_WORDS = frozenset(
 _GENERIC = frozenset(
     """
     jumlah total number amount banyak many much sebesar sebanyak nilai value figure berapa
-    record recorded catat tercatat cost costs biaya how
+    record recorded catat tercatat cost costs biaya how mana manakah dimana dimanakah
     """.split()
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
@@ -63,16 +63,50 @@ _CONTRAST = frozenset(
 )
 
 
+# The noun naming the kind of answer, not the subject: "negara manakah", "departemen apa",
+# "siapa nama", "which country", "what ministry". The answer's sentence need not repeat it
+# ("Delegasi Iran di IAEA" answers "Negara manakah yang diwakili ...").
+_CATEGORY = re.compile(
+    r"\b(\w+)\s+(?:apa|apakah|mana|manakah)\b|\b(?:which|what)\s+(\w+)|\b(nama|name)\b", re.I
+)
+
+
+def answer_category(question: str) -> set[str]:
+    """The stems of the words that name the kind of answer asked for.
+
+    Example:
+        >>> sorted(answer_category("Negara manakah yang diwakili Javad Vaeidi?"))
+        ['negara']
+        >>> sorted(answer_category("Siapa nama menteri yang ditunjuk?")), answer_category("Which ministry?")
+        (['nama'], {'ministry'})
+    """
+    found = set()
+    for m in _CATEGORY.finditer(question):
+        word = next(g for g in m.groups() if g)
+        found.update(keyword_tokens(word) or [word.lower()])
+    return found
+
+
 def subject_terms(question: str) -> list[str]:
-    """The question's keywords that name what it asks about (not when, not "how many").
+    """The question's keywords that name what it asks about (not when, not "how many", not
+    the kind of answer).
 
     Example:
         >>> subject_terms("Berapa BI Rate setelah diturunkan pada September 2025?")
         ['rate', 'turun', 'bi']
+        >>> subject_terms("Dimanakah sidang tahunan JMI diselenggarakan?")
+        ['sidang', 'jmi', 'selenggara']
     """
+    category = answer_category(question)
     terms = []
     for token in words(question):
-        if token in _TIME_WORDS or token in _GENERIC or _YEAR.match(token) or token in terms:
+        if (
+            token in _TIME_WORDS
+            or token in _GENERIC
+            or token in category
+            or _YEAR.match(token)
+            or token in terms
+        ):
             continue
         terms.append(token)
     return terms

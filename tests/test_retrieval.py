@@ -60,3 +60,128 @@ def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
     retriever._index = None
     index = retriever.keyword_index()
     assert len(index.ids) == retriever.store.count() == 13
+
+
+# ---- the ranker ------------------------------------------------------------------------------
+
+
+def _retriever_with(retriever, **kwargs):
+    from qa_bot.retrieval import HybridRetriever
+
+    return HybridRetriever(retriever.store, retriever.embedder, retriever.index_dir, **kwargs)
+
+
+def test_from_settings_ranks_with_the_committed_ranker(retriever):
+    from qa_bot.rank_features import FEATURES, RANKER_PATH, Ranker
+
+    assert retriever.ranker == Ranker.load(RANKER_PATH)
+    assert sorted(retriever.ranker.weights) == sorted(FEATURES)
+
+
+@pytest.mark.parametrize(
+    "question", ["Kapan Dewan Keamanan PBB bertemu?", "How many North Korean troops are in Russia?"]
+)
+def test_retrieve_scores_are_the_rankers(retriever, question):
+    pool = {c.passage.chunk_id: c.features for c in retriever.candidate_pool(question)}
+    passages = retriever.retrieve(question, 4)
+    assert [p.score for p in passages] == [
+        round(retriever.ranker.score(pool[p.chunk_id]), 6) for p in passages
+    ]
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_retrieve_orders_candidates_by_the_ranker_it_was_given(retriever):
+    from qa_bot.rank_features import Ranker
+
+    question = "Siapa Sekretaris Jenderal NATO?"
+    worst_first = _retriever_with(retriever, ranker=Ranker({"cosine": -1.0}))
+    pool = retriever.candidate_pool(question)
+    by_cosine = [c.passage.chunk_id for c in sorted(pool, key=lambda c: c.features["cosine"])]
+    assert [p.chunk_id for p in worst_first.retrieve(question, 13)] == by_cosine
+
+
+def test_retrieve_without_ranker_is_the_hand_fusion(retriever):
+    question = "Berapa tentara Korea Utara yang dikirim ke Rusia?"
+    hand = _retriever_with(retriever, keyword_weight=0.1)
+    pool = {c.passage.chunk_id: c.features for c in retriever.candidate_pool(question)}
+    passages = hand.retrieve(question, 4)
+    assert [p.score for p in passages] == [
+        round(pool[p.chunk_id]["cosine"] + 0.1 * pool[p.chunk_id]["keyword"], 6) for p in passages
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Kapan Dewan Keamanan PBB bertemu?", "time"),
+        ("Tahun berapa PBB didirikan?", "time"),
+        ("When does the UN Security Council meet?", "time"),
+        ("Berapa tentara Korea Utara yang dikirim ke Rusia?", "number"),
+        ("How many North Korean troops are in Russia?", "number"),
+        ("Siapakah Sekretaris Jenderal NATO?", "name"),
+        ("Who leads NATO?", "name"),
+        ("Di mana pasukan Korea Utara berada?", "place"),
+        ("Apa isi perjanjian itu?", ""),
+    ],
+)
+def test_answer_type_of_question(question, kind):
+    from qa_bot.rank_features import answer_type
+
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "expected"),
+    [
+        # The date is in the sentence with the subject: full fit.
+        ("Kapan PBB didirikan?", "PBB didirikan pada 24 Oktober 1945.", {"overlap": 1.0, "type_fit": 1.0}),
+        # The date sits beside half of the question's keywords only.
+        (
+            "Kapan PBB didirikan?",
+            "PBB adalah organisasi dunia. Ia didirikan pada 24 Oktober 1945.",
+            {"overlap": 1.0, "type_fit": 0.5},
+        ),
+        # No figure anywhere: the passage names the subject but cannot answer "berapa".
+        (
+            "Berapa korban gempa Cianjur?",
+            "Gempa Cianjur memakan banyak korban.",
+            {"overlap": 1.0, "type_fit": 0.0},
+        ),
+        (
+            "Berapa korban gempa Cianjur?",
+            "Gempa Cianjur menewaskan 602 korban.",
+            {"overlap": 1.0, "type_fit": 1.0},
+        ),
+        # A name the question already says is no answer to "siapa".
+        ("Siapa pemimpin NATO?", "Pemimpin NATO bertemu di Brussel.", {"overlap": 1.0, "type_fit": 1.0}),
+        ("Siapa pemimpin NATO?", "Para pemimpin NATO bertemu.", {"overlap": 1.0, "type_fit": 0.0}),
+        # Questions asking for no particular kind have no type fit.
+        ("Apa isi perjanjian itu?", "Isi perjanjian itu rahasia.", {"overlap": 1.0, "type_fit": 0.0}),
+    ],
+)
+def test_lexical_features_of_passage(question, text, expected):
+    from qa_bot.rank_features import Question, lexical_features
+
+    assert lexical_features(Question.of(question), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the ranker"),
+        ("not json", "cannot read the ranker"),
+        (
+            '{"weights": {"cosine": 1.0, "pagerank": 0.2}}',
+            "weighs features this version does not compute (pagerank)",
+        ),
+    ],
+)
+def test_ranker_load_says_what_to_do(tmp_path, content, message):
+    from qa_bot.rank_features import Ranker, RankerError
+
+    path = tmp_path / "ranker.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(RankerError, match=r"python benchmarks/train_ranker.py train") as caught:
+        Ranker.load(path)
+    assert message in str(caught.value)
