@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .answer_cache import AnswerCache
 from .citations import (
@@ -45,6 +45,12 @@ from .store import ChunkStore, StoreError
 from .text import detect_language
 from .types import Answer, Citation, Passage, SearchFilters
 
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+    from langchain_core.language_models import BaseChatModel
+
+    from .langchain_api import AnswerRunnable, NewsRetriever
+
 
 @dataclass(frozen=True)
 class Token:
@@ -78,7 +84,13 @@ class QABot:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, require_documents: bool = False, load_llm: bool = True
+        cls,
+        settings: Settings | None = None,
+        require_documents: bool = False,
+        load_llm: bool = True,
+        *,
+        embeddings: Embeddings | None = None,
+        llm: BaseChatModel | None = None,
     ) -> QABot:
         """Load the configured embedding model, store and LLM (preparing defaults once).
 
@@ -87,16 +99,21 @@ class QABot:
                 the LLM is needed; a model in a worker process loads meanwhile).
 
         ``load_llm=False`` gives a retrieval-only bot (``retriever`` works, ``ask`` does not).
+        ``embeddings`` (any LangChain ``Embeddings``) and ``llm`` (any LangChain chat model)
+        replace the configured ones; a store holds the vectors of one embedding model, so
+        ingest with the same ``embeddings`` (``ingest_path(..., embedder=embedder_of(e))``).
         """
+        from .langchain_api import embedder_of
         from .models import load_chat_model, load_embeddings
 
         settings = settings or get_settings()
-        llm = load_chat_model(settings) if load_llm else None
+        if llm is None and load_llm:
+            llm = load_chat_model(settings)
         # A model in its own worker process loads while the embedder and the store do.
         start = getattr(llm, "start_in_background", None)
         if start is not None:
             start()
-        embedder = load_embeddings(settings)
+        embedder = embedder_of(embeddings) if embeddings is not None else load_embeddings(settings)
         store = ChunkStore.from_settings(settings, embedder.name)
         if require_documents and store.count() == 0:
             where = settings.chroma_host or settings.store_dir
@@ -161,6 +178,29 @@ class QABot:
                 yield event
         finally:
             self._answers.release(key, answer)
+
+    def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Passage]:
+        """The ``k`` passages the bot would read for ``query``: the question's time scope
+        applied ("berita terbaru", "pada 2022") as when answering; none when it asks for news
+        of a time that holds no article."""
+        scope = self._time_scope(query)
+        text = scope.query if scope else query
+        vector = self.retriever.embedder.embed_query(text)
+        return self._scoped(text, k or self.settings.k, filters, scope, vector, "en")[0]
+
+    def as_retriever(self, k: int | None = None, filters: SearchFilters | None = None) -> NewsRetriever:
+        """:meth:`search` as a LangChain ``BaseRetriever`` returning ``Document`` s (article
+        id, title, source, url, published, chunk id and score in their metadata)."""
+        from .langchain_api import NewsRetriever
+
+        return NewsRetriever(bot=self, k=k or self.settings.k, filters=filters)
+
+    def as_runnable(self) -> AnswerRunnable:
+        """The checked answer as a LangChain ``Runnable``: ``invoke(question)`` gives the
+        :class:`Answer`; ``stream`` the text pieces, then the ``Answer``; ``batch`` works."""
+        from .langchain_api import AnswerRunnable
+
+        return AnswerRunnable(self)
 
     def _cache_key(
         self, question: str, filters: SearchFilters | None, k: int | None, history: Sequence
@@ -268,15 +308,9 @@ class QABot:
         embedder = self.retriever.embedder
         query = scope.query if scope else search
         vector = embedder.embed_query(query)
-        passages = self._retrieve(query, k, filters, scope, vector)
-        if not passages and scope is not None and scope.narrows and scope.has_range:
-            span = self.retriever.published_span()
-            if scope.news and span is not None and not self.retriever.keyword_index().has_undated():
-                return [], [], no_articles_message(scope, span, language)
-            # Undated articles cannot be judged by the question's time (and "last year" may
-            # be the article's own, as in IndoSum questions), and a question not asking for
-            # the news of that time may be answered by an article of another: search them all.
-            passages = self._retrieve(query, k, filters, None, vector)
+        passages, message = self._scoped(query, k, filters, scope, vector, language)
+        if message:
+            return [], [], message
         timings["retrieval_s"] = time.perf_counter() - t0
         readable = passages
         if scope is not None and scope.recency and passages:
@@ -286,6 +320,28 @@ class QABot:
         snippets = select_snippets(query, vector, readable, embedder, max_snippets=self.settings.snippets)
         timings["selection_s"] = time.perf_counter() - t0 - timings["retrieval_s"]
         return passages, snippets, ""
+
+    def _scoped(
+        self,
+        query: str,
+        k: int,
+        filters: SearchFilters | None,
+        scope: TimeScope | None,
+        vector: list[float],
+        language: str,
+    ) -> tuple[list[Passage], str]:
+        """Passages for ``query`` in the question's time scope; or a message when the
+        question asks for news of a time that holds no article."""
+        passages = self._retrieve(query, k, filters, scope, vector)
+        if not passages and scope is not None and scope.narrows and scope.has_range:
+            span = self.retriever.published_span()
+            if scope.news and span is not None and not self.retriever.keyword_index().has_undated():
+                return [], no_articles_message(scope, span, language)
+            # Undated articles cannot be judged by the question's time (and "last year" may
+            # be the article's own, as in IndoSum questions), and a question not asking for
+            # the news of that time may be answered by an article of another: search them all.
+            passages = self._retrieve(query, k, filters, None, vector)
+        return passages, ""
 
     def _claim_check(self, question: str, snippets: list[Snippet]) -> ClaimCheck | None:
         """The role check of this question's answer (None when switched off)."""

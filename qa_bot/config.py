@@ -213,6 +213,13 @@ class Settings(BaseSettings):
     app_auth: str | None = Field(
         default=None, description="'user:password' to require a login (needed off loopback)."
     )
+    mcp_token: str | None = Field(
+        default=None,
+        description=(
+            "Bearer token MCP clients must send to the app's /mcp/ tool; without it the tool is "
+            "served on loopback only."
+        ),
+    )
     max_upload_mb: float = Field(
         default=100.0, gt=0, description="Largest file the chat's upload accepts (the server refuses more)."
     )

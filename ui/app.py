@@ -194,9 +194,27 @@ def parse_filters(sources: list[str] | None, date_from: str, date_to: str) -> Se
     return SearchFilters(tuple(sources or ()), day(date_from, "from"), day(date_to, "to"))
 
 
+def answer_data(
+    holder: BotHolder, question: str, sources: list[str] | None, date_from: str, date_to: str
+) -> dict:
+    """The checked answer as data (``Answer.to_dict()``), for the ``/ask`` endpoint and the MCP
+    tool; raises ``ValueError`` with a message to show (bad dates, the bot not usable)."""
+    filters = parse_filters(sources, date_from, date_to)
+    try:
+        return holder.get(timeout=600).ask(question, filters=filters).to_dict()
+    except (RuntimeError, TimeoutError, ModelError) as exc:
+        raise ValueError(str(exc) if str(exc) != "still loading" else "the models are still loading") from exc
+
+
 # ---- the app --------------------------------------------------------------------------------
-def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | None = None):
-    """The Gradio Blocks app. ``bot`` is injected in tests; otherwise it loads in the background.
+def build_app(
+    settings: Settings,
+    bot: QABot | None = None,
+    corpus_dir: Path | None = None,
+    holder: BotHolder | None = None,
+):
+    """The Gradio Blocks app. ``bot`` is injected in tests; otherwise it loads in the background
+    (in ``holder`` when given, which the MCP tool shares).
 
     Endpoints for ``gradio_client``: ``/chat`` (streams Markdown) and ``/ask`` (the checked
     answer with its citations as data).
@@ -207,7 +225,7 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
 
     from .corpus import CorpusError, remove_article, save_uploads
 
-    holder = BotHolder(settings, bot)
+    holder = holder or BotHolder(settings, bot)
     holder.start()
     corpus = Path(corpus_dir or settings.corpus_dir)
     counter = {"n": 0}
@@ -265,9 +283,8 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
     def ask(question: str, sources: list[str] | None = None, date_from: str = "", date_to: str = "") -> dict:
         """The checked answer to ``question`` with its citations, as data."""
         try:
-            filters = parse_filters(sources, date_from, date_to)
-            return holder.get(timeout=600).ask(question, filters=filters).to_dict()
-        except (ValueError, RuntimeError, TimeoutError, ModelError) as exc:
+            return answer_data(holder, question, sources, date_from, date_to)
+        except ValueError as exc:
             return {"error": str(exc)}
 
     def article_rows():
@@ -409,11 +426,25 @@ def build_app(settings: Settings, bot: QABot | None = None, corpus_dir: Path | N
 
 
 def launch(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Serve the chat; binding beyond loopback requires a login (QA_BOT_APP_AUTH)."""
+    """Serve the chat, and the MCP tool at /mcp/ (:mod:`ui.mcp_tool`); binding beyond loopback
+    requires a login (QA_BOT_APP_AUTH) and serves the MCP tool only with QA_BOT_MCP_TOKEN."""
     apply_offline_env()
     options = serve_options(settings, host)
-    app = build_app(settings)
-    app.queue(default_concurrency_limit=2).launch(server_port=port or settings.app_port, **options)
+    holder = BotHolder(settings)
+    app = build_app(settings, holder=holder)
+    app.queue(default_concurrency_limit=2).launch(
+        server_port=port or settings.app_port, app_kwargs=mcp_app_kwargs(holder, settings, options), **options
+    )
+
+
+def mcp_app_kwargs(holder: BotHolder, settings: Settings, options: dict) -> dict:
+    """Gradio ``app_kwargs`` serving the MCP tool beside the chat (tests serve with these)."""
+    from .mcp_tool import app_kwargs
+
+    def ask(question: str, sources: list[str], date_from: str, date_to: str) -> dict:
+        return answer_data(holder, question, sources, date_from, date_to)
+
+    return app_kwargs(ask, options["server_name"], settings.mcp_token)
 
 
 def serve_options(settings: Settings, host: str | None = None) -> dict:
