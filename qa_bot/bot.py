@@ -179,6 +179,25 @@ class QABot:
         finally:
             self._answers.release(key, answer)
 
+    @property
+    def store(self) -> ChunkStore:
+        """The store the bot reads (ingest writes into it: ``ingest_path(..., store=bot.store,
+        embedder=bot.embedder)`` keeps one open store and one loaded model)."""
+        return self.retriever.store
+
+    @property
+    def embedder(self) -> Any:
+        """The embedding model of the store's vectors."""
+        return self.retriever.embedder
+
+    def articles(self) -> list[dict]:
+        """One row per stored article: id, title, source, published, chunk count, file path."""
+        return self.retriever.store.articles()
+
+    def is_empty(self) -> bool:
+        """Whether the store holds no article (the chat says how to add some)."""
+        return self.retriever.store.count() == 0
+
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Passage]:
         """The ``k`` passages the bot would read for ``query``: the question's time scope
         applied ("berita terbaru", "pada 2022") as when answering; none when it asks for news

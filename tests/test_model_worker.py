@@ -229,7 +229,9 @@ def _up(httpx, url: str) -> bool:
         return False
 
 
-QUESTION_A = "Berapa tentara Korea Utara yang menurut Amerika Serikat berada di Rusia?"
+# Its answer must take long enough to be killed mid-way: a sentence ("Amerika Serikat
+# memastikan setidaknya 3.000 tentara ..."), not a bare "3.000 [1]." that ends before the kill.
+QUESTION_A = "Apa yang dipastikan Amerika Serikat tentang tentara Korea Utara?"
 QUESTION_B = "Siapa Sekretaris Jenderal NATO?"
 
 

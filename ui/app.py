@@ -257,7 +257,7 @@ def build_app(
         except RuntimeError as exc:
             yield str(exc)
             return
-        if current.retriever.store.count() == 0:
+        if current.is_empty():
             yield "The corpus is empty: add articles in the Corpus tab, then ask again."
             return
         yield "Searching…"
@@ -289,7 +289,7 @@ def build_app(
 
     def article_rows():
         try:
-            rows = holder.get(timeout=0).retriever.store.articles()
+            rows = holder.get(timeout=0).articles()
         except (TimeoutError, RuntimeError):
             return [], []
         table = [[r["article_id"], r["title"], r["source"], r["published"][:10], r["chunks"]] for r in rows]
@@ -313,8 +313,8 @@ def build_app(
             return ingest_path(
                 corpus,
                 current.settings,
-                store=current.retriever.store,
-                embedder=current.retriever.embedder,
+                store=current.store,
+                embedder=current.embedder,
                 progress=on_progress,
             )
 
