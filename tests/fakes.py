@@ -115,3 +115,16 @@ class ScriptedChat(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         for piece in re.findall(r"\S+\s*", self._reply(messages)):
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+
+def fake_bot(settings, corpus, llm: ScriptedChat):
+    """A bot over ``corpus`` (ingested into the store of ``settings``, which must be empty)
+    with :class:`WordEmbeddings` and ``llm``."""
+    from ingest.pipeline import ingest_path
+    from qa_bot import QABot
+    from qa_bot.langchain_api import embedder_of
+
+    embeddings = WordEmbeddings()
+    report = ingest_path(corpus, settings, embedder=embedder_of(embeddings))
+    assert report.added, report.render()
+    return QABot.from_settings(settings, embeddings=embeddings, llm=llm)

@@ -15,7 +15,8 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 
 from qa_bot.types import Answer, SearchFilters
 from tests.conftest import FOUNDING
-from tests.fakes import ScriptedChat, WordEmbeddings
+from tests.fakes import ScriptedChat
+from tests.fakes import fake_bot as bot_over
 
 MEETING = "Kapan pertemuan Dewan Keamanan PBB berlangsung?"
 MEETING_REPLY = "Pertemuan Dewan Keamanan PBB berlangsung pada Rabu (30/10) setelah pukul 15.00 [{n}]."
@@ -25,16 +26,10 @@ METADATA = {"article_id", "title", "source", "url", "published", "chunk_id", "sc
 @pytest.fixture(scope="module")
 def fake_bot(settings_factory, founding_corpus):
     """A bot over the founding article with the word-vector embedder and a scripted model."""
-    from ingest.pipeline import ingest_path
-    from qa_bot import QABot
-    from qa_bot.langchain_api import embedder_of
-
-    embeddings = WordEmbeddings()
-    settings = settings_factory(answer_cache=0)
-    report = ingest_path(founding_corpus, settings, embedder=embedder_of(embeddings))
-    assert report.added == [FOUNDING.stem]
     llm = ScriptedChat(script={MEETING: ("Rabu (30/10)", MEETING_REPLY)})
-    return QABot.from_settings(settings, embeddings=embeddings, llm=llm)
+    bot = bot_over(settings_factory(answer_cache=0), founding_corpus, llm)
+    assert [row["article_id"] for row in bot.articles()] == [FOUNDING.stem]
+    return bot
 
 
 def format_docs(docs: list[Document]) -> str:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import FOUNDING, free_port
-from tests.fakes import ScriptedChat, WordEmbeddings
+from tests.fakes import ScriptedChat, fake_bot
 
 MEETING = "Kapan pertemuan Dewan Keamanan PBB berlangsung?"
 
@@ -48,16 +48,9 @@ async def call(url: str, arguments: dict, headers: dict | None = None):
 
 @pytest.fixture(scope="module")
 def fake_app(settings_factory, founding_corpus):
-    from ingest.pipeline import ingest_path
-    from qa_bot import QABot
-    from qa_bot.langchain_api import embedder_of
-
-    embeddings = WordEmbeddings()
     settings = settings_factory(answer_cache=0)
-    ingest_path(founding_corpus, settings, embedder=embedder_of(embeddings))
     reply = "Pertemuan Dewan Keamanan PBB berlangsung pada Rabu (30/10) setelah pukul 15.00 [{n}]."
-    llm = ScriptedChat(script={MEETING: ("Rabu (30/10)", reply)})
-    bot = QABot.from_settings(settings, embeddings=embeddings, llm=llm)
+    bot = fake_bot(settings, founding_corpus, ScriptedChat(script={MEETING: ("Rabu (30/10)", reply)}))
     app, url = serve(settings, bot, founding_corpus)
     yield url
     app.close()
@@ -113,14 +106,8 @@ def test_off_loopback_the_tool_needs_the_token(settings_factory, founding_corpus
 
 
 def test_with_a_token_a_client_without_it_is_refused(settings_factory, founding_corpus):
-    from ingest.pipeline import ingest_path
-    from qa_bot import QABot
-    from qa_bot.langchain_api import embedder_of
-
-    embeddings = WordEmbeddings()
     settings = settings_factory(answer_cache=0, mcp_token="s3cret")
-    ingest_path(founding_corpus, settings, embedder=embedder_of(embeddings))
-    bot = QABot.from_settings(settings, embeddings=embeddings, llm=ScriptedChat())
+    bot = fake_bot(settings, founding_corpus, ScriptedChat())
     app, url = serve(settings, bot, founding_corpus)
     try:
         assert httpx.post(f"{url}/mcp/", json={}).status_code == 401

@@ -21,6 +21,8 @@ from qa_bot.config import Settings, apply_offline_env
 from qa_bot.models import ModelError
 from qa_bot.prompt import NOT_FOUND_TOKEN
 
+from .mcp_tool import LOOPBACK
+
 log = logging.getLogger(__name__)
 
 EXAMPLES = [
@@ -201,9 +203,15 @@ def answer_data(
     tool; raises ``ValueError`` with a message to show (bad dates, the bot not usable)."""
     filters = parse_filters(sources, date_from, date_to)
     try:
-        return holder.get(timeout=600).ask(question, filters=filters).to_dict()
+        bot = holder.get(timeout=600)
+    except TimeoutError as exc:
+        raise ValueError("the models are still loading") from exc
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from exc
+    try:
+        return bot.ask(question, filters=filters).to_dict()
     except (RuntimeError, TimeoutError, ModelError) as exc:
-        raise ValueError(str(exc) if str(exc) != "still loading" else "the models are still loading") from exc
+        raise ValueError(str(exc)) from exc
 
 
 # ---- the app --------------------------------------------------------------------------------
@@ -459,7 +467,7 @@ def serve_options(settings: Settings, host: str | None = None) -> dict:
     if settings.app_auth:
         user, _, password = settings.app_auth.partition(":")
         auth = (user, password)
-    if host not in {"127.0.0.1", "localhost", "::1"} and auth is None:
+    if host not in LOOPBACK and auth is None:
         raise SystemExit(
             f"qa-bot: refusing to serve on {host} without a login: set QA_BOT_APP_AUTH=user:password "
             "(or bind to 127.0.0.1)"
