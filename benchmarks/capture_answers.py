@@ -1,6 +1,6 @@
 """Ask a QA set once and keep what the model wrote beside what it read, for tuning the check.
 
-The citation check (``qa_bot.claim_check``) runs after the model: its settings can be chosen
+The citation check (``qa_bot.answer.check.claim_check``) runs after the model: its settings can be chosen
 offline on captured (question, raw answer, snippets) without asking the model again. Each
 line of the output is one question: the QA item, the model's raw text and the snippets it
 read (text, article id, title, publication date). Long runs show progress on stderr.
@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     from qa_bot.config import apply_offline_env, get_settings
 
     apply_offline_env()
-    import qa_bot.bot as bot_module
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
     from qa_bot.evaluation import load_qa
@@ -53,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     bot.warm_up()
 
     seen: list[tuple] = []
-    original = bot_module.finalize
+    original = bot.checker.check
 
-    def capture(raw, question, snippets, language, *rest, **kwargs):
+    def capture(raw, question, snippets, language, news):
         seen.append((raw, question, snippets, language))
-        return original(raw, question, snippets, language, *rest, **kwargs)
+        return original(raw, question, snippets, language, news)
 
-    bot_module.finalize = capture
+    bot.checker.check = capture  # the check stage sees the model's raw text
     t0 = time.perf_counter()
     with Path(args.out).open("w", encoding="utf-8") as out:
         for n, item in enumerate(items, start=1):

@@ -26,7 +26,7 @@ apply_offline_env()
 def main() -> None:
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
-    from qa_bot.bot import Token
+    from qa_bot.types import Token
 
     rows = [json.loads(line) for line in (ROOT / "benchmarks" / "founding_questions.jsonl").open()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""Train the retrieval ranker (qa_bot/ranker.json) and compare rankings offline.
+"""Train the retrieval ranker (qa_bot/search/ranker.json) and compare rankings offline.
 
 Not a test: it prints the figures of benchmarks/ranking/README.md. Three steps:
 
@@ -8,19 +8,19 @@ Not a test: it prints the figures of benchmarks/ranking/README.md. Three steps:
     python benchmarks/train_ranker.py collect --data ../shared/data --store-dir /tmp/rank/store
     # 2. Choose on train: 5-fold cross-validated R@1/R@5/MRR of every feature set tried,
     #    against dense alone, BM25 alone and the hand fusion; then fit the chosen set on all
-    #    the train questions and write qa_bot/ranker.json
+    #    the train questions and write qa_bot/search/ranker.json
     python benchmarks/train_ranker.py train
     # 3. Report once on valid (the committed ranker; --live also runs the real retriever
     #    with it and checks it ranks as the offline copy does)
     python benchmarks/train_ranker.py report --live
 
-The candidates are the ones :meth:`qa_bot.retrieval.HybridRetriever.candidate_pool` returns
+The candidates are the ones :meth:`qa_bot.search.retrieval.HybridRetriever.candidate_pool` returns
 (dense top 30, then BM25 top 30), with the features the ranker sees at run time, plus a few
 computed only here for comparison: the exact cosine of keyword-only candidates, BM25 for
 every candidate, the best sentence's keyword share, the title's, and (``--sentences``, slow)
 the best cosine of one of the chunk's sentences, embedded here because the store keeps no
 sentence vectors. A hit is the gold article or a near-duplicate copy of it, as in
-``qa-bot eval``; "old" is the hand fusion as qa_bot/retrieval.py ranked before the ranker.
+``qa-bot eval``; "old" is the hand fusion as qa_bot/search/retrieval.py ranked before the ranker.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def retriever_for(data: Path, folder: str, store_dir: Path):
     ``store_dir`` (ingested when missing; a second run starts at once)."""
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
-    from qa_bot.models import embedding_name
+    from qa_bot.models.embeddings import embedding_name
 
     settings = get_settings(store_dir=store_dir)
     corpus = data / folder / "corpus.jsonl"
@@ -92,7 +92,7 @@ def retriever_for(data: Path, folder: str, store_dir: Path):
 
 def extra_features(question, text: str, title: str) -> dict[str, float]:
     """Lexical features tried and not kept: the best sentence's keyword share, the title's."""
-    from qa_bot.rank_features import sentences_with_tokens
+    from qa_bot.search.rank_features import sentences_with_tokens
     from qa_bot.text import keyword_tokens
 
     n = len(question.keywords) or 1
@@ -103,8 +103,8 @@ def extra_features(question, text: str, title: str) -> dict[str, float]:
 
 def collect(args) -> None:
     from qa_bot.evaluation import load_qa
-    from qa_bot.rank_features import Question
-    from qa_bot.retrieval import _decisiveness
+    from qa_bot.search.rank_features import Question
+    from qa_bot.search.retrieval import _decisiveness
     from qa_bot.text import keyword_tokens, sentence_spans
 
     data, cache = Path(args.data), Path(args.cache)
@@ -225,7 +225,7 @@ def bm25_scores(row: dict) -> list[float]:
 
 
 def old_scores(row: dict, weight: float = 0.1) -> list[float]:
-    """The hand fusion as qa_bot/retrieval.py computed it before the ranker (a keyword-only
+    """The hand fusion as qa_bot/search/retrieval.py computed it before the ranker (a keyword-only
     candidate scores the dense floor plus its keyword term)."""
     floor = min((c["dense_score"] for c in row["candidates"] if c["dense_score"] is not None), default=0.0)
     w = weight * row["coverage"] * math.sqrt(row["decisiveness"])
@@ -349,7 +349,7 @@ def train(args) -> None:
         json.dumps(
             {
                 "about": (
-                    "Linear ranker of retrieval candidates (qa_bot/rank_features.py): score = "
+                    "Linear ranker of retrieval candidates (qa_bot/search/rank_features.py): score = "
                     "sum(weight * feature). Written by benchmarks/train_ranker.py train."
                 ),
                 "trained_on": {name: f"{len(per[name])} answerable train questions" for name in TRAIN_ON},
@@ -364,7 +364,7 @@ def train(args) -> None:
 
 
 def report(args) -> None:
-    from qa_bot.rank_features import Ranker
+    from qa_bot.search.rank_features import Ranker
 
     cache = Path(args.cache)
     ranker = Ranker.load(Path(args.ranker))

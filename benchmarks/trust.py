@@ -56,13 +56,13 @@ def sets(data: Path, limit: int | None) -> dict[str, dict]:
 def run_ours(name: str, spec: dict, items, work: Path, llm) -> dict[str, dict]:
     """This project, and the same answers finalised without the role check ("ours-unchecked":
     the check runs after the model, so one run gives both)."""
-    import qa_bot.bot as bot_module
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
+    from qa_bot.answer.check.finalize import finalize
+    from qa_bot.corpus.store import ChunkStore
     from qa_bot.evaluation import evaluate, summarise, wrong_with_citation
-    from qa_bot.models import load_embeddings
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.models.embeddings import load_embeddings
+    from qa_bot.search.retrieval import HybridRetriever
 
     settings = get_settings(store_dir=work / f"ours-{name}", answer_cache=0)
     embedder = load_embeddings(settings, progress=lambda m: None)
@@ -72,23 +72,23 @@ def run_ours(name: str, spec: dict, items, work: Path, llm) -> dict[str, dict]:
     bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
     bot.warm_up()
     unchecked: dict[str, object] = {}
-    finalize, current = bot_module.finalize, {}
+    check, current = bot.checker.check, {}
 
-    def finalize_both(raw, question, snippets, language, check=None):
+    def check_both(raw, question, snippets, language, news):
         unchecked[current["id"]] = finalize(raw, question, snippets, language)
-        return finalize(raw, question, snippets, language, check)
+        return check(raw, question, snippets, language, news)
 
     def progress(result) -> None:
         print(".", end="", file=sys.stderr, flush=True)
 
-    bot_module.finalize = finalize_both
+    bot.checker.check = check_both  # the check stage, with and without the role check
     try:
         results = []
         for item in items:
             current["id"] = item.id
             results += evaluate(bot, [item], on_item=progress)
     finally:
-        bot_module.finalize = finalize
+        bot.checker.check = check
     print(file=sys.stderr)
     checks = [r.check_s for r in results if r.check_s is not None]
     out = {"ours": _figures(summarise(results).answers, results)}
@@ -187,7 +187,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from qa_bot.evaluation import load_qa
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
 
     llm = load_chat_model(get_settings(), progress=lambda m: None)
     figures: dict = {"machine": machine(), "sets": {}}

@@ -25,7 +25,7 @@ def load(paths: list[str]) -> list[dict]:
 
 
 def snippets_of(row: dict):
-    from qa_bot.select import Snippet
+    from qa_bot.answer.select import Snippet
     from qa_bot.types import Passage
 
     out = []
@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--show", help="coverage,content,word-similarity: print the answers this setting changes")
     args = p.parse_args(argv)
 
-    from qa_bot.bot import finalize
-    from qa_bot.claim_check import ClaimCheck, SubjectThresholds, WordVectors
+    from qa_bot.answer.check.claim_check import ClaimCheck, SubjectThresholds, WordVectors
+    from qa_bot.answer.check.finalize import finalize
     from qa_bot.config import apply_offline_env, get_settings
-    from qa_bot.models import load_embeddings
+    from qa_bot.models.embeddings import load_embeddings
 
     apply_offline_env()
     rows = load(args.captures)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def first_token_s(bot, question: str) -> tuple[float, str]:
-    from qa_bot.bot import Token
+    from qa_bot.types import Token
 
     t0 = time.perf_counter()
     first = None

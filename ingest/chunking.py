@@ -6,9 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from ingest.article import Article
 from qa_bot.text import sentence_spans
-
-from .loaders import Article
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def chunk_id(article_id: str, index: int, text: str, version: str = "") -> str:
     across runs and machines, distinct across articles, and changed whenever the chunk's
     text changes. With a version, every chunk of an edited article gets a new id, so the
     edit is written beside the old chunks and swapped in at once (see
-    :mod:`qa_bot.store`); the text hash at the end lets unchanged text keep its vector."""
+    :mod:`qa_bot.corpus.store`); the text hash at the end lets unchanged text keep its vector."""
     a = hashlib.sha256(article_id.encode()).hexdigest()[:16]
     t = hashlib.sha256(text.encode()).hexdigest()[:12]
     return f"{a}-{version[:8]}-{index}-{t}" if version else f"{a}-{index}-{t}"

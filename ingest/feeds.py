@@ -14,9 +14,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
-from .fetch import Fetcher, FetchError
-from .html import fetched_page
-from .loaders import LoadedFile, LoadError, make_article
+from ingest.article import LoadedFile, LoadError, make_article
+from ingest.fetch import Fetcher, FetchError
+from ingest.html import fetched_page
 
 # Item content shorter than this is a teaser, not the article: the page is fetched instead.
 FULL_TEXT_MIN_CHARS = 400

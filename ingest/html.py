@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .loaders import Article, LoadError, make_article
+from ingest.article import Article, LoadError, make_article
 
 if TYPE_CHECKING:
     from .fetch import Fetched

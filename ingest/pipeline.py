@@ -1,6 +1,6 @@
 """Incremental ingest: load, chunk, diff against the store, embed only what changed, write.
 
-A run is one store generation (see :mod:`qa_bot.store`): new and edited articles are
+A run is one store generation (see :mod:`qa_bot.corpus.store`): new and edited articles are
 written as new records beside the corpus readers see, replaced and removed ones are marked
 retired, the keyword index of the new generation is saved, and one metadata write commits
 it; only then is anything deleted. Killed at any point, the store keeps answering from the
@@ -17,18 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.article import Article, LoadedFile, LoadError
+from ingest.chunking import Chunk, article_hash, chunk_article, text_key
+from ingest.fetch import Fetcher, is_url
+from ingest.loaders import SUPPORTED_SUFFIXES, iter_articles, scan
+from ingest.report import IngestReport
+from ingest.web import load_url
 from qa_bot.config import Settings, get_settings
+from qa_bot.corpus.store import ArticleState, ChunkStore
 from qa_bot.hostile import detect_planted
-from qa_bot.keyword import KeywordIndex, fingerprint, remove_other_indexes
-from qa_bot.retrieval import rebuild_keyword_index
-from qa_bot.store import ArticleState, ChunkStore
+from qa_bot.search.keyword import KeywordIndex, fingerprint, remove_other_indexes
+from qa_bot.search.retrieval import rebuild_keyword_index
 from qa_bot.text import sentence_spans
-
-from .chunking import Chunk, article_hash, chunk_article, text_key
-from .fetch import Fetcher, is_url
-from .loaders import SUPPORTED_SUFFIXES, Article, LoadedFile, LoadError, iter_articles, scan
-from .report import IngestReport
-from .web import load_url
 
 # (done, total, label) after each embedded batch; for progress bars in the CLI and the UI.
 ProgressFn = Callable[[int, int, str], None]
@@ -97,7 +97,7 @@ def ingest_path(
         if own_fetcher:
             fetcher.close()
     if embedder is None:
-        from qa_bot.models import load_embeddings
+        from qa_bot.models.embeddings import load_embeddings
 
         embedder = load_embeddings(settings)
     if store is None:

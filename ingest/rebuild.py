@@ -1,7 +1,7 @@
 """Rebuild the store (``qa-bot ingest --rebuild <folder>``), e.g. after it was damaged.
 
 The chunk texts and metadata the old store still holds are read straight from its
-database (:func:`qa_bot.store.salvage_chunks`: this works when only its vector index is
+database (:func:`qa_bot.corpus.store.salvage_chunks`: this works when only its vector index is
 damaged, which Chroma itself cannot serve), embedded again and committed as the first
 generation of a new store built in ``<store dir>/.rebuild-*``. Then the old store (its
 Chroma folder and keyword indexes) is moved aside to ``<store dir>/replaced-<time>/``, never
@@ -32,10 +32,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.article import LoadError
+from ingest.fetch import Fetcher, is_url
+from ingest.loaders import discover
+from ingest.pipeline import ingest_path
+from ingest.report import IngestReport
 from qa_bot.config import Settings, get_settings
-from qa_bot.keyword import index_folders
-from qa_bot.retrieval import rebuild_keyword_index
-from qa_bot.store import (
+from qa_bot.corpus.store import (
     REBUILD_JOURNAL,
     ChunkStore,
     StoreError,
@@ -45,11 +48,8 @@ from qa_bot.store import (
     release_client,
     salvage_chunks,
 )
-
-from .fetch import Fetcher, is_url
-from .loaders import LoadError, discover
-from .pipeline import ingest_path
-from .report import IngestReport
+from qa_bot.search.keyword import index_folders
+from qa_bot.search.retrieval import rebuild_keyword_index
 
 
 @dataclass
@@ -138,7 +138,7 @@ def rebuild_store(
     location = chroma_path(settings)
     _check_movable(store_dir, location)
     if embedder is None:
-        from qa_bot.models import load_embeddings
+        from qa_bot.models.embeddings import load_embeddings
 
         embedder = load_embeddings(settings)
     report = RebuildReport()

@@ -3,7 +3,7 @@
 Ingest removes an article when its file leaves the folder it was ingested from; this
 removes any article, including those that no ingest of a folder reaches (a file ingested
 on its own, a fetched page, or an article a link once brought in). A removal is one store
-generation, as an ingest is (see :mod:`qa_bot.store`): the articles' records are retired,
+generation, as an ingest is (see :mod:`qa_bot.corpus.store`): the articles' records are retired,
 the keyword index of the new generation is saved, one metadata write commits it, and only
 then is anything deleted; killed at any point, the store keeps answering from the last
 committed corpus. It takes the ingest lock, so it never runs beside an ingest.
@@ -19,14 +19,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.fetch import is_url
+from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.report import printable
 from qa_bot.config import Settings, get_settings
-from qa_bot.keyword import remove_other_indexes
-from qa_bot.retrieval import rebuild_keyword_index
-from qa_bot.store import ArticleState, ChunkStore
-
-from .fetch import is_url
-from .loaders import SUPPORTED_SUFFIXES
-from .report import printable
+from qa_bot.corpus.store import ArticleState, ChunkStore
+from qa_bot.search.keyword import remove_other_indexes
+from qa_bot.search.retrieval import rebuild_keyword_index
 
 
 @dataclass
@@ -89,7 +88,7 @@ def remove_articles(
     """
     settings = settings or get_settings()
     if store is None:
-        from qa_bot.models import embedding_name
+        from qa_bot.models.embeddings import embedding_name
 
         store = ChunkStore.from_settings(settings, embedding_name(settings))
     report = RemoveReport()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .feeds import feed_articles, parse_feed
-from .fetch import Fetcher, FetchError
-from .html import fetched_page
-from .loaders import LoadedFile, LoadError, make_article
+from ingest.article import LoadedFile, LoadError, make_article
+from ingest.feeds import feed_articles, parse_feed
+from ingest.fetch import Fetcher, FetchError
+from ingest.html import fetched_page
 
 
 def load_url(url: str, fetcher: Fetcher) -> LoadedFile:

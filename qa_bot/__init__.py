@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from .config import Settings, get_settings
-from .types import Answer, Citation, Passage, SearchFilters
+from qa_bot.config import Settings, get_settings
+from qa_bot.types import Answer, Citation, Passage, SearchFilters
 
 if TYPE_CHECKING:
-    from .bot import QABot
+    from qa_bot.answer.bot import QABot
 
 __all__ = ["Answer", "Citation", "Passage", "QABot", "SearchFilters", "Settings", "ask", "get_settings"]
 
@@ -27,7 +27,7 @@ def __getattr__(name: str):
     # QABot pulls in langchain (~0.3 s): imported when first used, so `qa-bot --help` and
     # `qa-bot ingest`'s argument errors answer at once.
     if name == "QABot":
-        from .bot import QABot
+        from qa_bot.answer.bot import QABot
 
         return QABot
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -35,7 +35,7 @@ def __getattr__(name: str):
 
 def ask(question: str, filters: SearchFilters | None = None, k: int | None = None) -> Answer:
     """Answer with the default bot (settings from QA_BOT_* variables, models loaded once)."""
-    from .bot import QABot
+    from qa_bot.answer.bot import QABot
 
     global _default_bot
     with _default_lock:

@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         description=(
             "Refuse when the model's first-step probability of its refusal token exceeds this, "
             "otherwise make it answer (in-process llama.cpp, or a server that gives logprobs: see "
-            "qa_bot/openai_chat.py; chosen on train questions)."
+            "qa_bot/models/openai_chat.py; chosen on train questions)."
         ),
     )
     abstain_threshold_crosslingual: float = Field(
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     claim_check: bool = Field(
         default=True,
         description=(
-            "Check each answer's role against its source (qa_bot/claim_check.py): the asked "
+            "Check each answer's role against its source (qa_bot/answer/check/claim_check.py): the asked "
             "type, the clause the value is bound to, the sentence's subject. Off only to measure it."
         ),
     )

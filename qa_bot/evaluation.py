@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .citations import numbers_in, strip_markers
+from qa_bot.answer.check.citations import numbers_in, strip_markers
 
 RECALL_AT = (1, 5, 10)
 
@@ -52,7 +52,7 @@ class ItemResult:
     total_s: float | None = None
     refusal_p: float | None = None
     lang: str = "id"
-    check_s: float | None = None  # the role check's time (qa_bot.claim_check)
+    check_s: float | None = None  # the role check's time (qa_bot.answer.check.claim_check)
     # An answer shown with citations that a reader would trust wrongly: a wrong answer, an
     # answer to an unanswerable question, or one whose citations do not hold the gold answer.
     wrong_with_citation: bool | None = None
@@ -127,7 +127,7 @@ def contains_answer(text: str, golds: Sequence[str]) -> bool:
 def _numbers_only(gold: str) -> set[str]:
     """The canonical numbers of a gold answer, without the scaled forms ("1,2 triliun" is
     1.2, which an answer must state too, however it writes the scale)."""
-    from .citations import canonical_number
+    from qa_bot.answer.check.citations import canonical_number
 
     return {canonical_number(m) for m in re.findall(r"\d+(?:[.,:]\d+)*", gold)}
 

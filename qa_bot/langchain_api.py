@@ -8,7 +8,7 @@ A LangChain user builds their own chain around either::
     qa.invoke("Kapan DK PBB bersidang?").citations            # the checked answer
     (qa | RunnableLambda(lambda a: a.text)).batch([...])
 
-Both go through :class:`qa_bot.bot.QABot`: the retriever searches as the bot does before
+Both go through :class:`qa_bot.answer.bot.QABot`: the retriever searches as the bot does before
 answering (the question's time scope, the caller's filters, near-duplicate copies folded),
 the runnable returns the same checked :class:`~qa_bot.types.Answer` as ``bot.ask``.
 """
@@ -27,10 +27,10 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import ConfigDict
 
-from .types import Answer, Passage, SearchFilters
+from qa_bot.types import Answer, Passage, SearchFilters
 
 if TYPE_CHECKING:
-    from .bot import QABot
+    from qa_bot.answer.bot import QABot
 
 
 def passage_document(passage: Passage) -> Document:
@@ -149,7 +149,7 @@ class AnswerRunnable(Runnable[Any, Answer]):
         yield from self._transform_stream_with_config(input, self._pieces, config)
 
     def _pieces(self, inputs: Iterator[Any]) -> Iterator[str | Answer]:
-        from .bot import Token
+        from qa_bot.types import Token
 
         value: Any = None
         for chunk in inputs:

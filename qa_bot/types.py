@@ -84,6 +84,20 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Token:
+    """A piece of the answer as the model streams it (before checking)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Rewritten:
+    """The standalone question a follow-up was rewritten into (before retrieval)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class SearchFilters:
     """Narrow retrieval to some sources and/or a published-date range (inclusive)."""
 

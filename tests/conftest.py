@@ -38,7 +38,7 @@ def settings_factory(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def embedder(settings_factory):
-    from qa_bot.models import load_embeddings
+    from qa_bot.models.embeddings import load_embeddings
 
     return load_embeddings(settings_factory())
 
@@ -64,8 +64,8 @@ def founding_settings(settings_factory, founding_corpus, embedder):
 def bot_for(settings, embedder, llm):
     """A bot on the store of ``settings`` (whatever it holds) with the given chat model."""
     from qa_bot import QABot
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.retrieval import HybridRetriever
 
     store = ChunkStore.from_settings(settings, embedder.name)
     return QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
@@ -73,8 +73,8 @@ def bot_for(settings, embedder, llm):
 
 @pytest.fixture(scope="session")
 def retriever(founding_settings, embedder):
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.retrieval import HybridRetriever
 
     store = ChunkStore.from_settings(founding_settings, embedder.name)
     return HybridRetriever.from_settings(store, embedder, founding_settings)
@@ -82,7 +82,7 @@ def retriever(founding_settings, embedder):
 
 @pytest.fixture(scope="session")
 def llm(settings_factory):
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
 
     return load_chat_model(settings_factory())
 

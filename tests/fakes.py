@@ -27,7 +27,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from qa_bot.prompt import NOT_FOUND_TOKEN
+from qa_bot.answer.prompt import NOT_FOUND_TOKEN
 
 DIMENSIONS = 256
 

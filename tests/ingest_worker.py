@@ -17,7 +17,7 @@ import signal
 import sys
 
 from qa_bot.config import apply_offline_env, get_settings
-from qa_bot.store import ChunkStore
+from qa_bot.corpus.store import ChunkStore
 
 
 def _die() -> None:
@@ -115,8 +115,8 @@ def ingest(corpus: str, store_dir: str, point: str | None) -> None:
 
 def dump(store_dir: str, question: str) -> None:
     """What a reader sees: visible chunks, record count, keyword index, a retrieval."""
-    from qa_bot.models import load_embeddings
-    from qa_bot.retrieval import HybridRetriever
+    from qa_bot.models.embeddings import load_embeddings
+    from qa_bot.search.retrieval import HybridRetriever
 
     settings = get_settings(store_dir=store_dir)
     embedder = load_embeddings(settings)

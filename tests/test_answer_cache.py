@@ -3,7 +3,7 @@
 import threading
 import time
 
-from qa_bot.answer_cache import AnswerCache
+from qa_bot.answer.cache import AnswerCache
 from qa_bot.types import Answer
 
 

@@ -24,7 +24,7 @@ def test_settings_come_from_environment(monkeypatch, tmp_path):
 def test_openai_provider_is_chosen_by_base_url():
     from langchain_openai import ChatOpenAI
 
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
 
     llm = load_chat_model(qa_bot.get_settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen"))
     assert isinstance(llm, ChatOpenAI)
@@ -34,7 +34,7 @@ def test_openai_provider_is_chosen_by_base_url():
 def test_an_unreachable_llm_server_does_not_turn_the_refusal_probe_off():
     from langchain_core.messages import HumanMessage
 
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
     from tests.conftest import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
@@ -46,7 +46,8 @@ def test_an_unreachable_llm_server_does_not_turn_the_refusal_probe_off():
 def test_missing_gguf_path_says_what_to_fix(tmp_path):
     import pytest
 
-    from qa_bot.models import ModelError, load_chat_model
+    from qa_bot.models.chat import load_chat_model
+    from qa_bot.models.common import ModelError
 
     with pytest.raises(ModelError, match="fix QA_BOT_LLM_MODEL_PATH"):
         load_chat_model(qa_bot.get_settings(llm_model_path=tmp_path / "none.gguf"))

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ingest.pipeline import ingest_path
-from qa_bot.store import ChunkStore
+from qa_bot.corpus.store import ChunkStore
 
 GOOD = (
     "---\ntitle: Harga cabai naik\nsource: Antara\npublished: 2024-10-28\n---\n"

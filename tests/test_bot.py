@@ -3,8 +3,8 @@
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from qa_bot import QABot
-from qa_bot.bot import Token
-from qa_bot.prompt import NOT_FOUND_MESSAGES
+from qa_bot.answer.prompt import NOT_FOUND_MESSAGES
+from qa_bot.types import Token
 
 
 def make_bot(retriever, settings, *replies):

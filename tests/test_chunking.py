@@ -1,7 +1,7 @@
 import pytest
 
+from ingest.article import Article
 from ingest.chunking import article_hash, chunk_article, chunk_id, chunk_spans
-from ingest.loaders import Article
 from qa_bot.text import sentence_spans
 
 TEXT = "Satu dua tiga. Empat lima enam.\nTujuh delapan sembilan sepuluh sebelas."

@@ -1,9 +1,9 @@
 import pytest
 
-from qa_bot.bot import finalize
-from qa_bot.citations import cited_sentences, parse_markers, strip_markers, supports
-from qa_bot.prompt import NOT_FOUND_MESSAGES
-from qa_bot.select import Snippet
+from qa_bot.answer.check.citations import cited_sentences, parse_markers, strip_markers, supports
+from qa_bot.answer.check.finalize import finalize
+from qa_bot.answer.prompt import NOT_FOUND_MESSAGES
+from qa_bot.answer.select import Snippet
 from qa_bot.types import Passage
 
 
@@ -239,13 +239,13 @@ PASSAGE_TIME = "pertemuan tersebut akan berlangsung pada Rabu (30/10) setelah pu
     ],
 )
 def test_time_qualifiers_follow_the_passage(sentence, language, expected):
-    from qa_bot.citations import restore_time_qualifiers
+    from qa_bot.answer.check.citations import restore_time_qualifiers
 
     assert restore_time_qualifiers(sentence, PASSAGE_TIME, language) == expected
 
 
 def test_time_qualifiers_translate_each_word_and_zone():
-    from qa_bot.citations import restore_time_qualifiers
+    from qa_bot.answer.check.citations import restore_time_qualifiers
 
     passage = "Peresmian berlangsung sekitar pukul 09.30 WIB dan ditutup hingga pukul 17.00."
     assert (

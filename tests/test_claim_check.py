@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from qa_bot.bot import finalize
-from qa_bot.claim_check import (
+from qa_bot.answer.check.claim_check import (
     ClaimCheck,
     WordVectors,
     asked_type,
@@ -25,7 +24,8 @@ from qa_bot.claim_check import (
     misbound,
     values_in,
 )
-from qa_bot.select import Snippet
+from qa_bot.answer.check.finalize import finalize
+from qa_bot.answer.select import Snippet
 from qa_bot.text import sentence_spans
 from qa_bot.types import Passage
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from qa_bot.dates import date_in_first_lines, resolve_dates
+from qa_bot.time.dates import date_in_first_lines, resolve_dates
 
 # The founding article's situation: published Tuesday 29 October 2024.
 PUBLISHED = date(2024, 10, 29)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.loaders import load_file
-from qa_bot.duplicates import MIN_CONTAINMENT, copy_groups, shingles
+from qa_bot.corpus.duplicates import MIN_CONTAINMENT, copy_groups, shingles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "multidate"
 

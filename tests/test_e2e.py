@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa_bot.prompt import NOT_FOUND_MESSAGES
+from qa_bot.answer.prompt import NOT_FOUND_MESSAGES
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_question_outside_the_corpus_is_not_answered(real_bot, question, languag
 
 def test_first_token_probe_reports_refusal_probability(llm):
     """The in-process model reports how likely its first token was the refusal token."""
-    from qa_bot.prompt import NOT_FOUND_TOKEN, build_messages
+    from qa_bot.answer.prompt import NOT_FOUND_TOKEN, build_messages
 
     def probe(question: str) -> float:
         snippet = ["Sekretaris Jenderal NATO Mark Rutte mengatakan pasukan Korea Utara dikirim ke Kursk."]
@@ -60,7 +60,7 @@ def test_first_token_probe_reports_refusal_probability(llm):
     ],
 )
 def test_threshold_on_refusal_probability_decides(llm, question, passage, threshold, found):
-    from qa_bot.prompt import NOT_FOUND_TOKEN, build_messages, is_refusal
+    from qa_bot.answer.prompt import NOT_FOUND_TOKEN, build_messages, is_refusal
 
     messages = build_messages(question, [passage], "id")
     chunks = list(llm.stream(messages, watch_token=NOT_FOUND_TOKEN, force_above=threshold))
@@ -82,7 +82,7 @@ def test_answer_reports_refusal_probability_and_threshold_applies(real_bot):
 def test_prompt_prefix_state_is_saved_once_and_loaded_after(real_bot, tmp_path):
     """A cold process loads the evaluated fixed prefix instead of re-reading it; the answer
     after a load is the same as after an evaluation."""
-    from qa_bot.prompt import build_messages
+    from qa_bot.answer.prompt import build_messages
 
     messages = build_messages("?", ["-"], "en")
     assert real_bot.llm.prime(messages, tmp_path) == "evaluated"

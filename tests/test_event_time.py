@@ -106,7 +106,7 @@ def test_a_year_of_events_reaches_the_later_article_that_reports_it(
     assert [p.article_id for p in answer.passages] == passages
     assert len(chat.prompts) == 1 and "96,4 persen dari pagu Rp1,3 triliun" in chat.prompts[0]
     if question.startswith("How much"):
-        # The role check (qa_bot/claim_check.py) finds none of "budget", "spend" in the
+        # The role check (qa_bot/answer/check/claim_check.py) finds none of "budget", "spend" in the
         # Indonesian sentence (e5 word vectors do not pair them with "anggaran",
         # "realisasi"), so this English question is refused, not answered: a known cost of
         # the check, in docs/evaluation.md. Retrieval and the prompt are what this tests.

@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ingest.article import LoadError
 from ingest.feeds import feed_date, html_to_text
 from ingest.fetch import USER_AGENT, Fetcher, FetchError
-from ingest.loaders import LoadError, load_file
+from ingest.loaders import load_file
 from ingest.pipeline import ingest_path
 from ingest.web import load_url
-from qa_bot.store import ChunkStore
+from qa_bot.corpus.store import ChunkStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 # Short enough to keep the file fast, long enough for a loaded machine to answer in time.

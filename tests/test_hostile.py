@@ -7,6 +7,8 @@ import logging
 import numpy as np
 import pytest
 
+from qa_bot.answer.prompt import build_messages
+from qa_bot.answer.select import select_snippets
 from qa_bot.hostile import (
     DETECTOR_FILE,
     InstructionDetector,
@@ -17,8 +19,6 @@ from qa_bot.hostile import (
     prefilter_fingerprint,
     strip_control_tokens,
 )
-from qa_bot.prompt import build_messages
-from qa_bot.select import select_snippets
 from qa_bot.text import sentence_spans
 from qa_bot.types import Passage
 from tests.conftest import FOUNDING, ROOT

@@ -2,7 +2,8 @@
 
 import pytest
 
-from ingest.loaders import LoadError, load_file
+from ingest.article import LoadError
+from ingest.loaders import load_file
 
 PARAGRAPHS = (
     "<p>Jakarta, Kabar — Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000 per "
@@ -69,8 +70,8 @@ def test_page_without_article_text_is_rejected_with_a_reason(tmp_path):
 
 def test_html_is_ingested_and_searchable(tmp_path, settings_factory, embedder):
     from ingest.pipeline import ingest_path
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.retrieval import HybridRetriever
 
     _page(tmp_path, '<meta property="article:published_time" content="2024-10-28T09:15:00+07:00">')
     settings = settings_factory()

@@ -7,8 +7,8 @@ import pytest
 
 from ingest.loaders import split_front_matter
 from ingest.pipeline import ingest_path
-from qa_bot.keyword import KeywordIndex, fingerprint
-from qa_bot.store import ChunkStore
+from qa_bot.corpus.store import ChunkStore
+from qa_bot.search.keyword import KeywordIndex, fingerprint
 from tests.conftest import FOUNDING
 
 
@@ -159,7 +159,7 @@ def test_duplicate_ids_are_reported(setup, corpus):
 def test_store_refuses_a_different_embedding_model(setup, embedder):
     run, store, settings = setup
     run()
-    from qa_bot.store import StoreError
+    from qa_bot.corpus.store import StoreError
 
     with pytest.raises(StoreError, match="was built with the embedding model"):
         ChunkStore.from_settings(settings, "another-model")

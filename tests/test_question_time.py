@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from qa_bot.question_time import (
+from qa_bot.time.question import (
     asks_for_news_of_time,
     describe_range,
     narrow,
@@ -238,7 +238,7 @@ def test_no_articles_message_names_the_time_and_the_corpus_span():
     ],
 )
 def test_event_bounds_are_recognised(question, bound, event, year):
-    from qa_bot.event_time import event_bound
+    from qa_bot.time.event import event_bound
 
     found = event_bound(question)
     assert (found.bound, found.event, found.year) == (bound, event, year)
@@ -254,13 +254,13 @@ def test_event_bounds_are_recognised(question, bound, event, year):
     ],
 )
 def test_ordinary_before_and_after_are_not_event_bounds(question):
-    from qa_bot.event_time import event_bound
+    from qa_bot.time.event import event_bound
 
     assert event_bound(question) is None
 
 
 def test_event_ranges_exclude_the_event_day_except_since():
-    from qa_bot.event_time import EventBound, event_range
+    from qa_bot.time.event import EventBound, event_range
 
     day = date(2024, 11, 27)
     assert event_range(EventBound("before", "election", "", None), day) == (None, date(2024, 11, 26))

@@ -9,8 +9,8 @@ import pytest
 
 from ingest.pipeline import ingest_path
 from ingest.remove import RemoveReport, remove_articles
-from qa_bot.keyword import KeywordIndex, fingerprint
-from qa_bot.store import ChunkStore, StoreError
+from qa_bot.corpus.store import ChunkStore, StoreError
+from qa_bot.search.keyword import KeywordIndex, fingerprint
 
 CABAI = "Harga cabai rawit di Pasar Induk Kramat Jati naik menjadi Rp80.000 per kilogram.\n"
 BANJIR = "Banjir setinggi 50 sentimeter merendam tiga kelurahan di Semarang pada Senin pagi.\n"

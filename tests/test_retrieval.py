@@ -53,7 +53,7 @@ def test_filters_apply_to_both_retrievers(retriever, filters, count):
 
 
 def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
-    from qa_bot.keyword import KeywordIndex
+    from qa_bot.search.keyword import KeywordIndex
 
     # A damaged index of the generation readers see.
     KeywordIndex.build([], [], []).save(founding_settings.store_dir, retriever.store.view()[0])
@@ -66,13 +66,13 @@ def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
 
 
 def _retriever_with(retriever, **kwargs):
-    from qa_bot.retrieval import HybridRetriever
+    from qa_bot.search.retrieval import HybridRetriever
 
     return HybridRetriever(retriever.store, retriever.embedder, retriever.index_dir, **kwargs)
 
 
 def test_from_settings_ranks_with_the_committed_ranker(retriever):
-    from qa_bot.rank_features import FEATURES, RANKER_PATH, Ranker
+    from qa_bot.search.rank_features import FEATURES, RANKER_PATH, Ranker
 
     assert retriever.ranker == Ranker.load(RANKER_PATH)
     assert sorted(retriever.ranker.weights) == sorted(FEATURES)
@@ -91,7 +91,7 @@ def test_retrieve_scores_are_the_rankers(retriever, question):
 
 
 def test_retrieve_orders_candidates_by_the_ranker_it_was_given(retriever):
-    from qa_bot.rank_features import Ranker
+    from qa_bot.search.rank_features import Ranker
 
     question = "Siapa Sekretaris Jenderal NATO?"
     worst_first = _retriever_with(retriever, ranker=Ranker({"cosine": -1.0}))
@@ -125,7 +125,7 @@ def test_retrieve_without_ranker_is_the_hand_fusion(retriever):
     ],
 )
 def test_answer_type_of_question(question, kind):
-    from qa_bot.rank_features import answer_type
+    from qa_bot.search.rank_features import answer_type
 
     assert answer_type(question) == kind
 
@@ -160,7 +160,7 @@ def test_answer_type_of_question(question, kind):
     ],
 )
 def test_lexical_features_of_passage(question, text, expected):
-    from qa_bot.rank_features import Question, lexical_features
+    from qa_bot.search.rank_features import Question, lexical_features
 
     assert lexical_features(Question.of(question), text) == expected
 
@@ -177,7 +177,7 @@ def test_lexical_features_of_passage(question, text, expected):
     ],
 )
 def test_ranker_load_says_what_to_do(tmp_path, content, message):
-    from qa_bot.rank_features import Ranker, RankerError
+    from qa_bot.search.rank_features import Ranker, RankerError
 
     path = tmp_path / "ranker.json"
     if content is not None:

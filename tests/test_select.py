@@ -3,7 +3,7 @@ overlaps, off-topic runs left out."""
 
 from __future__ import annotations
 
-from qa_bot.select import select_snippets
+from qa_bot.answer.select import select_snippets
 from qa_bot.types import Passage
 
 TEVEZ = (

@@ -67,7 +67,7 @@ def chroma_server(tmp_path_factory):
 
 
 def llm_server(tmp_path_factory, settings_factory):
-    from qa_bot.models import prepare_default_gguf
+    from qa_bot.models.prepare.gguf import prepare_default_gguf
 
     gguf = prepare_default_gguf(settings_factory())
     port = free_port()
@@ -103,8 +103,8 @@ def answer_of(bot, question: str) -> tuple:
 
 
 def test_server_mode_gives_the_embedded_answers(server_settings, real_bot, embedder):
-    from qa_bot.models import load_chat_model
-    from qa_bot.openai_chat import OpenAIChat
+    from qa_bot.models.chat import load_chat_model
+    from qa_bot.models.openai_chat import OpenAIChat
 
     bot = bot_for(server_settings, embedder, load_chat_model(server_settings))
     assert isinstance(bot.llm, OpenAIChat)
@@ -128,7 +128,7 @@ def test_server_mode_gives_the_embedded_answers(server_settings, real_bot, embed
 def test_a_server_without_logprobs_leaves_refusals_to_the_greedy_choice(server_settings, embedder, caplog):
     """Ollama and some others give no logprobs: the probe fails (simulated here; the
     generation is the real server's) and the model's greedy choice decides."""
-    from qa_bot.models import load_chat_model
+    from qa_bot.models.chat import load_chat_model
 
     llm = load_chat_model(server_settings)
     real_create = llm.root_client.chat.completions.create
@@ -150,7 +150,7 @@ def test_a_server_without_logprobs_leaves_refusals_to_the_greedy_choice(server_s
 
 
 def test_unreachable_chroma_server_is_a_clear_message(settings_factory, embedder):
-    from qa_bot.store import ChunkStore, StoreError
+    from qa_bot.corpus.store import ChunkStore, StoreError
 
     settings = settings_factory(chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="start it with `chroma run` or unset QA_BOT_CHROMA_HOST"):

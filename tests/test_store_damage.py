@@ -75,7 +75,7 @@ def template(tmp_path_factory, corpus, embedder, settings_factory) -> Path:
     import chromadb
 
     from ingest.pipeline import ingest_path
-    from qa_bot.store import chroma_path, release_client
+    from qa_bot.corpus.store import chroma_path, release_client
 
     settings = settings_factory()
     location = chroma_path(settings)
@@ -114,7 +114,7 @@ def _segment(store: Path) -> Path:
 
 def _chunk_texts(store: Path, embedder) -> dict[str, str]:
     from qa_bot.config import get_settings
-    from qa_bot.store import ChunkStore, chroma_path, release_client
+    from qa_bot.corpus.store import ChunkStore, chroma_path, release_client
 
     settings = get_settings(store_dir=store)
     ids, texts, _ = ChunkStore.from_settings(settings, embedder.name).all_chunks()
@@ -261,8 +261,8 @@ def test_rebuild_json_names_the_old_store_and_the_restored_articles(store, corpu
 
 def test_intact_store_with_index_files_opens_and_answers(store, embedder):
     from qa_bot.config import get_settings
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.retrieval import HybridRetriever
 
     settings = get_settings(store_dir=store)
     retriever = HybridRetriever.from_settings(
@@ -323,8 +323,8 @@ def test_rebuild_leaves_no_old_index_folder_behind(store, corpus, capsys):
 )
 def test_rebuilt_store_answers_retrieval(store, corpus, embedder, question, article, capsys):
     from qa_bot.config import get_settings
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.retrieval import HybridRetriever
 
     _damage(store, "index header zeroed")
     _rebuild(store, corpus[0], capsys)
@@ -405,9 +405,9 @@ def test_rebuild_of_read_only_store_says_how_to_fix(store, corpus):
 READER = """
 import json, sys
 from qa_bot.config import get_settings
-from qa_bot.models import load_embeddings
-from qa_bot.retrieval import HybridRetriever
-from qa_bot.store import ChunkStore
+from qa_bot.models.embeddings import load_embeddings
+from qa_bot.search.retrieval import HybridRetriever
+from qa_bot.corpus.store import ChunkStore
 settings = get_settings(store_dir=sys.argv[1])
 embedder = load_embeddings(settings)
 store = ChunkStore.from_settings(settings, embedder.name)
@@ -482,14 +482,14 @@ def test_array_of_wrong_size_changes_or_breaks_bm25_scores(store, name):
 
 @pytest.mark.parametrize("name", ARRAYS)
 def test_keyword_index_with_array_of_wrong_size_is_not_loaded(store, name):
-    from qa_bot.keyword import KeywordIndex
+    from qa_bot.search.keyword import KeywordIndex
 
     _replace_array(store, name)
     assert KeywordIndex.load(store, _generation(store)) is None
 
 
 def test_keyword_index_saved_without_checksums_is_not_loaded(store):
-    from qa_bot.keyword import KeywordIndex
+    from qa_bot.search.keyword import KeywordIndex
 
     (index,) = store.glob("bm25-*")
     meta = json.loads((index / "chunks.json").read_text())
@@ -501,9 +501,9 @@ def test_keyword_index_saved_without_checksums_is_not_loaded(store):
 @pytest.mark.parametrize("name", ARRAYS)
 def test_reader_rebuilds_keyword_index_with_array_of_wrong_size(store, embedder, name):
     from qa_bot.config import get_settings
-    from qa_bot.keyword import KeywordIndex
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.keyword import KeywordIndex
+    from qa_bot.search.retrieval import HybridRetriever
 
     intact = _hits(KeywordIndex.load(store, _generation(store)))
     _replace_array(store, name)
@@ -517,9 +517,9 @@ def test_reader_rebuilds_keyword_index_with_array_of_wrong_size(store, embedder,
 @pytest.mark.parametrize("name", ARRAYS)
 def test_reader_saves_the_rebuilt_keyword_index(store, embedder, name):
     from qa_bot.config import get_settings
-    from qa_bot.keyword import KeywordIndex
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.search.keyword import KeywordIndex
+    from qa_bot.search.retrieval import HybridRetriever
 
     intact = _hits(KeywordIndex.load(store, _generation(store)))
     _replace_array(store, name)
@@ -536,7 +536,7 @@ def test_ingest_that_changes_nothing_rebuilds_keyword_index_with_array_of_wrong_
 ):
     from ingest.pipeline import ingest_path
     from qa_bot.config import get_settings
-    from qa_bot.keyword import KeywordIndex
+    from qa_bot.search.keyword import KeywordIndex
 
     intact = _hits(KeywordIndex.load(store, _generation(store)))
     _replace_array(store, name)
@@ -546,7 +546,7 @@ def test_ingest_that_changes_nothing_rebuilds_keyword_index_with_array_of_wrong_
 
 # ---- the rebuild's swap ---------------------------------------------------------------------
 def test_reader_refuses_a_store_in_the_middle_of_a_rebuild_swap(store, capsys):
-    from qa_bot.store import REBUILD_JOURNAL
+    from qa_bot.corpus.store import REBUILD_JOURNAL
 
     (store / REBUILD_JOURNAL).write_text("{}")
     before = sorted(p.name for p in store.iterdir())
@@ -570,7 +570,7 @@ def test_rebuild_killed_in_its_swap_is_finished_by_the_next(
     of another folder is lost and the staged store is used, not thrown away."""
     from ingest.rebuild import _restore, rebuild_store
     from qa_bot.config import get_settings
-    from qa_bot.store import REBUILD_JOURNAL, chroma_path, salvage_chunks
+    from qa_bot.corpus.store import REBUILD_JOURNAL, chroma_path, salvage_chunks
 
     settings = get_settings(store_dir=store)
     ids, texts, metas = salvage_chunks(chroma_path(settings), settings.collection)

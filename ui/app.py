@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 
 from qa_bot import Answer, QABot, SearchFilters
-from qa_bot.bot import Rewritten, Token
+from qa_bot.answer.prompt import NOT_FOUND_TOKEN
 from qa_bot.config import Settings, apply_offline_env
-from qa_bot.models import ModelError
-from qa_bot.prompt import NOT_FOUND_TOKEN
+from qa_bot.models.common import ModelError
+from qa_bot.types import Rewritten, Token
 
 from .mcp_tool import LOOPBACK
 

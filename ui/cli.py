@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     args = _parser().parse_args(argv)
     from qa_bot.config import get_settings
-    from qa_bot.models import ModelError
-    from qa_bot.store import StoreError
+    from qa_bot.corpus.store import StoreError
+    from qa_bot.models.common import ModelError
 
     try:
         overrides = {"store_dir": args.store_dir} if args.store_dir else {}
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _setup(args, settings) -> int:
-    from qa_bot.model_check import check_answer_model
-    from qa_bot.models import load_embeddings, prepare_default_gguf
+    from qa_bot.models.embeddings import load_embeddings
+    from qa_bot.models.prepare.gguf import prepare_default_gguf
+    from qa_bot.models.prepare.model_check import check_answer_model
 
     load_embeddings(settings)
     if not settings.llm_base_url and settings.llm_model_path is None:
@@ -100,7 +101,7 @@ def _setup(args, settings) -> int:
 
 
 def _ingest(args, settings) -> int:
-    from ingest.loaders import LoadError
+    from ingest.article import LoadError
     from ingest.pipeline import ingest_path
     from ingest.rebuild import rebuild_store
 
@@ -142,11 +143,11 @@ def _ask(args, settings) -> int:
         return 2
     import logging
 
-    from qa_bot.supervised_chat import AnswerModelCrashed
+    from qa_bot.models.supervised_chat import AnswerModelCrashed
 
     # A crash of the model's worker is reported below, once; the supervisor's log line
     # (meant for the app's log) would say it twice.
-    logging.getLogger("qa_bot.supervised_chat").setLevel(logging.CRITICAL)
+    logging.getLogger("qa_bot.models.supervised_chat").setLevel(logging.CRITICAL)
     bot = QABot.from_settings(settings, require_documents=True)
     filters = SearchFilters(tuple(args.source), args.since, args.until)
     try:
@@ -193,7 +194,7 @@ def _eval(args, settings) -> int:
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
     from qa_bot.evaluation import draw_chart, evaluate, load_qa, render_table, summarise
-    from qa_bot.models import embedding_name
+    from qa_bot.models.embeddings import embedding_name
 
     corpora, qa = [Path(c) for c in args.corpus], Path(args.qa)
     for path in (*corpora, qa):

@@ -9,14 +9,9 @@ import shlex
 import shutil
 from pathlib import Path
 
+from ingest.article import LoadError
 from ingest.fetch import is_url
-from ingest.loaders import (
-    FEED_SUFFIXES,
-    SUPPORTED_SUFFIXES,
-    LoadError,
-    decode_text,
-    jsonl_record_id,
-)
+from ingest.loaders import FEED_SUFFIXES, SUPPORTED_SUFFIXES, decode_text, jsonl_record_id
 
 _SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print figures, write nothing")
     args = parser.parse_args(argv)
 
-    from qa_bot.models import load_embeddings
+    from qa_bot.models.embeddings import load_embeddings
 
     settings = get_settings()
     embedder = load_embeddings(settings)

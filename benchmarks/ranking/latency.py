@@ -31,9 +31,9 @@ apply_offline_env()
 
 
 def old_module(rev: str):
-    """qa_bot/retrieval.py as of ``rev``, imported as a module of the qa_bot package."""
+    """qa_bot/search/retrieval.py as of ``rev``, imported as a module of the qa_bot package."""
     source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{rev}:qa_bot/retrieval.py"],
+        ["git", "-C", str(ROOT), "show", f"{rev}:qa_bot/search/retrieval.py"],
         check=True,
         capture_output=True,
         text=True,
@@ -69,10 +69,10 @@ def main() -> int:
     parser.add_argument("--rev", default="HEAD", help="the git revision measured as 'before'")
     args = parser.parse_args()
 
+    from qa_bot.corpus.store import ChunkStore
     from qa_bot.evaluation import load_qa
-    from qa_bot.models import load_embeddings
-    from qa_bot.retrieval import HybridRetriever
-    from qa_bot.store import ChunkStore
+    from qa_bot.models.embeddings import load_embeddings
+    from qa_bot.search.retrieval import HybridRetriever
 
     settings = get_settings(store_dir=args.store)
     embedder = load_embeddings(settings)

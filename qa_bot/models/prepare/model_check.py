@@ -15,9 +15,10 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from . import llama_build
-from .config import Settings
-from .models import ModelError, prepare_default_gguf
+from qa_bot.config import Settings
+from qa_bot.models.common import ModelError
+from qa_bot.models.prepare import llama_build
+from qa_bot.models.prepare.gguf import prepare_default_gguf
 
 PROBE = [HumanMessage(content="Reply with one word: OK")]
 PROBE_TOKENS = 4
@@ -50,7 +51,7 @@ def check_answer_model(settings: Settings) -> ModelCheck | None:
         ModelError: the model crashed or failed; the message says what happened and the
             command that fixes it.
     """
-    from .supervised_chat import AnswerModelCannotStart, AnswerModelCrashed, SupervisedLlamaChat
+    from qa_bot.models.supervised_chat import AnswerModelCannotStart, AnswerModelCrashed, SupervisedLlamaChat
 
     if settings.llm_base_url or settings.llm_provider == "openai":
         return None

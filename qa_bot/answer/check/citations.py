@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from .text import keyword_tokens, sentence_spans, split_sentences
+from qa_bot.text import keyword_tokens, sentence_spans, split_sentences
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,17 @@ for about 25% more prompt text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .hostile import flag_planted
-from .text import keyword_tokens, sentence_spans
-from .types import Passage
+from qa_bot.hostile import flag_planted
+from qa_bot.text import keyword_tokens, sentence_spans
+from qa_bot.types import Passage
+
+if TYPE_CHECKING:
+    from qa_bot.answer.plan import QueryPlan
+    from qa_bot.search.scoped import Retrieved
 
 
 @dataclass(frozen=True)
@@ -110,3 +115,13 @@ def select_snippets(
             continue  # overlaps a better run of the same passage
         snippets.append(Snippet(passages[i], start, end, float(scores[idx])))
     return snippets
+
+
+def select_for(plan: QueryPlan, found: Retrieved, embedder: Any, max_snippets: int) -> list[Snippet]:
+    """The select stage: the sentences the model reads for ``plan`` from what was found."""
+    readable = list(found.passages)
+    if plan.scope is not None and plan.scope.recency and readable:
+        # "Latest" asks for the newest article: given older ones too, the model often
+        # answered from whichever sentence matched best.
+        readable = [p for p in readable if p.article_id == readable[0].article_id]
+    return select_snippets(plan.query, found.vector, readable, embedder, max_snippets=max_snippets)

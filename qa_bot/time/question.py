@@ -36,9 +36,9 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from .dates import MONTH_WORDS, MONTHS, calendar_period, format_days, published_day, resolve_dates
-from .text import keyword_tokens
-from .types import Passage, SearchFilters
+from qa_bot.text import keyword_tokens
+from qa_bot.time.dates import MONTH_WORDS, MONTHS, calendar_period, format_days, published_day, resolve_dates
+from qa_bot.types import Passage, SearchFilters
 
 _RECENCY = re.compile(
     r"\b(?:the\s+)?(?:latest|newest|most\s+recent|terbaru|terkini|paling\s+baru|teranyar)\b", re.I
@@ -86,7 +86,7 @@ class TimeScope:
     something happened, and articles published then are only ranked first. ``news``: the
     question asks for the news of that time, so a narrowed search that finds nothing is
     answered with :func:`no_articles_message` (an event bound narrows without it, see
-    :meth:`qa_bot.bot.QABot._time_scope`, and then widens to every article instead).
+    :meth:`qa_bot.answer.bot.QABot._time_scope`, and then widens to every article instead).
     """
 
     recency: bool
@@ -190,7 +190,7 @@ def prefer_period(
 ) -> list[Passage]:
     """The best ``k`` of ``passages`` (best first) when a question names when something
     happened: among those within ``margin`` of the best score (as relevant, the band
-    :meth:`~qa_bot.retrieval.HybridRetriever.newest_first` uses), the ones published in
+    :meth:`~qa_bot.search.retrieval.HybridRetriever.newest_first` uses), the ones published in
     first..last move to the front, in their order; the rest keep theirs.
 
     At most ``k - 1`` move, so the best passage published at another time that the top

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
-from .types import Answer
+from qa_bot.types import Answer
 
 
 class AnswerCache:

@@ -17,8 +17,8 @@ Feature sets ("tags"):
 AVX-512 with every extension the CPU has, else AVX2.
 Standard library only: the Makefile runs this file before the venv has anything else::
 
-    python3 -P qa_bot/llama_build.py tag auto     # e.g. avx2 (-P: qa_bot/select.py is not stdlib select)
-    python3 -P qa_bot/llama_build.py install --venv .venv --wheels ~/.cache/qa-bot/wheels
+    python3 -P qa_bot/models/prepare/llama_build.py tag auto    # e.g. avx2
+    python3 -P qa_bot/models/prepare/llama_build.py install --venv .venv --wheels ~/.cache/qa-bot/wheels
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
-from .dates import published_day, resolve_dates
-from .text import sentence_spans
+from qa_bot.text import sentence_spans
+from qa_bot.time.dates import published_day, resolve_dates
+from qa_bot.types import Passage
 
 # Event -> the words that name it (Indonesian and English); the first ones are searched for.
 EVENTS: dict[str, tuple[str, ...]] = {
@@ -69,7 +71,13 @@ def event_bound(question: str) -> EventBound | None:
     return EventBound(bound, _WORD_TO_EVENT[m.group("word").lower()], m.group(0), year)
 
 
-def event_day(retriever, event: EventBound, depth: int = 20) -> date | None:
+class PassageSearch(Protocol):
+    """What dating an event needs of a retriever: the best passages for a query."""
+
+    def retrieve(self, query: str, k: int) -> list[Passage]: ...
+
+
+def event_day(retriever: PassageSearch, event: EventBound, depth: int = 20) -> date | None:
     """The day the corpus gives for ``event``: most agreed on among dated sentences naming it
     in the best ``depth`` passages about it (better-ranked passages weigh more)."""
     words = EVENTS[event.event]

@@ -1,6 +1,6 @@
 """Whether an answer's value is the one its source gives the asked thing.
 
-:func:`qa_bot.citations.supports` asks whether a claim's words and numbers occur in the
+:func:`qa_bot.answer.check.citations.supports` asks whether a claim's words and numbers occur in the
 cited snippet. On recent news that let wrong answers through behind real citations: "3,75%"
 for the BI Rate from "BI Rate ... menjadi 4,75%, suku bunga Deposit Facility ... menjadi
 3,75%"; "125" international visitors to Iceland from a sentence about BI's 125 basis
@@ -29,8 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .citations import canonical_number, numbers_in, same_word, strip_markers, supporting_span
-from .text import detect_language, keyword_tokens, sentence_spans, stopwords
+from qa_bot.answer.check.citations import (
+    canonical_number,
+    numbers_in,
+    same_word,
+    strip_markers,
+    supporting_span,
+)
+from qa_bot.text import detect_language, keyword_tokens, sentence_spans, stopwords
 
 # Words of a question that say when or how it is asked, not what about: a value's own
 # clause rarely repeats them ("Berapa BI Rate pada September 2025?").

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from .hostile import strip_control_tokens
+from qa_bot.hostile import strip_control_tokens
 
 LANGUAGE_NAMES = {"id": "Indonesian", "en": "English"}
 NOT_FOUND_TOKEN = "NOT_FOUND"

@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
-from .config import Settings, apply_offline_env
-from .types import Passage, SearchFilters
+from qa_bot.config import Settings, apply_offline_env
+from qa_bot.types import Passage, SearchFilters
 
 # Chroma caps one write; stay well below its max_batch_size.
 _WRITE_BATCH = 1000

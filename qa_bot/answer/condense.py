@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from .citations import strip_markers
+from qa_bot.answer.check.citations import strip_markers
 
 # Words that point back into the conversation, in both languages.
 _REFERRING = re.compile(

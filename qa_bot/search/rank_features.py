@@ -5,7 +5,7 @@ by four numbers that need nothing beyond what retrieval already holds (the cosin
 score, the chunk's text), and a linear model turns them into the score candidates are sorted
 by. The weights were fitted on the train questions of FacQA (news, 2,495) and TyDi QA
 Indonesian (5,369) by ``benchmarks/train_ranker.py`` and are committed in
-``qa_bot/ranker.json``; ``benchmarks/ranking/README.md`` has the measurements and what else
+``qa_bot/search/ranker.json``; ``benchmarks/ranking/README.md`` has the measurements and what else
 was tried.
 
 The features of a candidate:
@@ -13,7 +13,7 @@ The features of a candidate:
 - ``cosine``: its dense similarity to the question (a candidate only BM25 returned gets the
   weakest dense score among the candidates, as in the hand fusion);
 - ``keyword``: the hand fusion's keyword term, BM25 normalised by the best hit and scaled by
-  how much BM25 can be trusted for this question (see :mod:`qa_bot.retrieval`); 0 for a
+  how much BM25 can be trusted for this question (see :mod:`qa_bot.search.retrieval`); 0 for a
   candidate BM25 did not return;
 - ``overlap``: the share of the question's keywords the chunk or its article's title
   contains (a count that BM25's saturation and length normalisation blur);
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .text import keyword_tokens, sentence_spans
-from .types import Passage
+from qa_bot.text import keyword_tokens, sentence_spans
+from qa_bot.types import Passage
 
 RANKER_PATH = Path(__file__).with_name("ranker.json")
 FEATURES = ("cosine", "keyword", "overlap", "type_fit")
@@ -188,7 +188,7 @@ class Ranker:
 
     The weights are stored divided by the cosine's, so a score reads like a cosine plus
     bonuses (as the hand fusion's does), and thresholds that compare scores (the recency
-    band of :meth:`qa_bot.retrieval.HybridRetriever.newest_first`) keep their scale.
+    band of :meth:`qa_bot.search.retrieval.HybridRetriever.newest_first`) keep their scale.
 
     Example:
         >>> Ranker({"cosine": 1.0, "overlap": 0.5}).score({"cosine": 0.75, "overlap": 0.5})

@@ -3,7 +3,7 @@
 A native crash in llama.cpp (a segmentation fault, an illegal instruction, the kernel's
 out-of-memory killer) ends the process it runs in. Run in-process, that is the chat app
 with every user's session and any ingest it is doing; run here, it is only this worker,
-and :class:`qa_bot.supervised_chat.SupervisedLlamaChat` tells the asker and starts another.
+and :class:`qa_bot.models.supervised_chat.SupervisedLlamaChat` tells the asker and starts another.
 
 Protocol (pickled dicts over two pipes, see ``SupervisedLlamaChat``): the first message is
 the load configuration, answered with ``{"ready": ...}``; then requests ``{"op": "stream" |
@@ -11,7 +11,7 @@ the load configuration, answered with ``{"ready": ...}``; then requests ``{"op":
 "done": ...}`` or ``{"id": n, "error": ...}``. ``{"op": "cancel", "id": n}`` stops a stream
 between two tokens. The worker exits when its parent's end of the pipe closes.
 
-Run by the supervisor as ``python -m qa_bot.llm_worker READ_FD WRITE_FD``.
+Run by the supervisor as ``python -m qa_bot.models.llm_worker READ_FD WRITE_FD``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
 
 def _serve(requests: Connection, replies: Connection) -> int:
     config = requests.recv()
-    from .llamacpp_chat import LlamaCppChat
+    from qa_bot.models.llamacpp_chat import LlamaCppChat
 
     started = time.perf_counter()
     try:

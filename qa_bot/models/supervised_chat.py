@@ -1,7 +1,7 @@
 """The in-process answer model, run in a supervised worker process.
 
 :class:`SupervisedLlamaChat` is the LangChain chat model the bot uses by default. It runs
-:class:`qa_bot.llamacpp_chat.LlamaCppChat` in a child process (:mod:`qa_bot.llm_worker`)
+:class:`qa_bot.models.llamacpp_chat.LlamaCppChat` in a child process (:mod:`qa_bot.models.llm_worker`)
 and relays its stream. When the worker dies (segmentation fault, out-of-memory kill, any
 signal), the question in flight gets :class:`AnswerModelCrashed` with what happened, a new
 worker is started at once, and questions waiting for the model are answered by it: the
@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -33,7 +33,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, mess
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import PrivateAttr
 
-from .models import ModelError
+from qa_bot.models.common import ModelError
+from qa_bot.models.probe import ProbedStream
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class _Worker:
         from_child_r, from_child_w = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "qa_bot.llm_worker", str(to_child_r), str(from_child_w)],
+                [sys.executable, "-m", "qa_bot.models.llm_worker", str(to_child_r), str(from_child_w)],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -192,10 +193,10 @@ def _close(*connections: Connection) -> None:
             pass
 
 
-class SupervisedLlamaChat(BaseChatModel):
+class SupervisedLlamaChat(ProbedStream, BaseChatModel):
     """A GGUF answered by llama.cpp in a supervised worker process. Greedy decoding.
 
-    Takes the same stream arguments as :class:`qa_bot.llamacpp_chat.LlamaCppChat`
+    Takes the same stream arguments as :class:`qa_bot.models.llamacpp_chat.LlamaCppChat`
     (``watch_token``, ``force_above``, ``max_tokens``) and the same :meth:`prime`. Calls are
     served one at a time (llama.cpp's context is not shared), so concurrent callers queue.
 
@@ -214,7 +215,6 @@ class SupervisedLlamaChat(BaseChatModel):
     reply_timeout: float = 300.0
     # Start a new worker as soon as one dies (False for one-off checks that end anyway).
     restart_on_crash: bool = True
-    watches_first_token: ClassVar[bool] = True
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _worker: _Worker | None = PrivateAttr(default=None)

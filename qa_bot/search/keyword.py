@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .duplicates import article_texts, copy_groups
-from .store import matches
-from .text import keyword_tokens
-from .types import SearchFilters
+from qa_bot.corpus.duplicates import article_texts, copy_groups
+from qa_bot.corpus.store import matches
+from qa_bot.text import keyword_tokens
+from qa_bot.types import SearchFilters
 
 _META_FILE = "chunks.json"
 # What bm25s.BM25.load reads (the rest of what it saves is optional).
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def index_name(generation: int) -> str:
-    """The folder of the index for one store generation (see :mod:`qa_bot.store`): each
+    """The folder of the index for one store generation (see :mod:`qa_bot.corpus.store`): each
     generation has its own, so an ingest never overwrites the index readers use."""
     return f"bm25-{generation}"
 

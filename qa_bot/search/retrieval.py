@@ -1,7 +1,7 @@
 """Hybrid retrieval: BM25 on Indonesian-aware keywords plus dense vectors, ranked together.
 
 Candidates come from both sides (the dense top 30 and the BM25 top 30). A small learned
-ranker (:mod:`qa_bot.rank_features`, weights in ``qa_bot/ranker.json``) orders them by the
+ranker (:mod:`qa_bot.search.rank_features`, weights in ``qa_bot/search/ranker.json``) orders them by the
 cosine, the hand fusion's keyword term below, the share of the question's keywords a chunk
 holds, and how well its best sentence fits what the question asks for (a date for "kapan", a
 figure for "berapa", a name for "siapa"). R@1 on the valid splits, TyDi QA / FacQA: ranker
@@ -36,11 +36,11 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from .keyword import KeywordIndex, fingerprint
-from .models import SentenceTransformerEmbeddings
-from .rank_features import Candidate, Question, Ranker, candidate_features, default_ranker
-from .store import ChunkStore
-from .types import Passage, SearchFilters, SourceCopy
+from qa_bot.corpus.store import ChunkStore
+from qa_bot.models.embeddings import SentenceTransformerEmbeddings
+from qa_bot.search.keyword import KeywordIndex, fingerprint
+from qa_bot.search.rank_features import Candidate, Question, Ranker, candidate_features, default_ranker
+from qa_bot.types import Passage, SearchFilters, SourceCopy
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class HybridRetriever:
         *,
         view: tuple[int, bool] | None = None,
     ) -> list[Candidate]:
-        """Every candidate for ``query`` with its features (:mod:`qa_bot.rank_features`): the
+        """Every candidate for ``query`` with its features (:mod:`qa_bot.search.rank_features`): the
         dense top ``candidates`` and then the BM25 top ``candidates`` it did not hold, in that
         order (what :meth:`retrieve` ranks; ``benchmarks/train_ranker.py`` trains on them).
         """

@@ -1,0 +1,1 @@
+"""Time in text: dates in articles, the time a question asks about, and events that date it."""
