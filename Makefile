@@ -51,12 +51,13 @@ browser:  ## Debian's chromium for the browser tests (Playwright must not downlo
 test: setup browser  ## the whole suite, slow end-to-end and browser tests included
 	$(BIN)/python -m pytest
 
-test-fast: setup  ## everything but the tests that run the LLM
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP)  ## the tests that need no real model (stand-ins from tests/fakes.py), in under a minute
+	$(BIN)/python -m pytest -m "not slow and not models"
 
 lint: $(STAMP)
 	$(BIN)/ruff check qa_bot ingest ui tests benchmarks
 	$(BIN)/ruff format --check qa_bot ingest ui tests benchmarks
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format qa_bot ingest ui tests benchmarks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ingest.article import Article
@@ -76,7 +77,7 @@ def chunk_spans(text: str, max_chars: int) -> list[tuple[int, int]]:
 LONGEST_SENTENCE = 2000
 
 
-def _fitting(text: str, spans, max_chars: int):
+def _fitting(text: str, spans: Iterable[tuple[int, int]], max_chars: int) -> Iterator[tuple[int, int]]:
     """The sentence spans, with any longer than :data:`LONGEST_SENTENCE` cut at spaces (or,
     in a run without spaces, every ``max_chars``) into pieces of at most ``max_chars``."""
     for start, end in spans:

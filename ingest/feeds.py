@@ -8,13 +8,15 @@ previous day.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
-from ingest.article import LoadedFile, LoadError, make_article
+from ingest.article import Article, LoadedFile, LoadError, make_article
 from ingest.fetch import Fetcher, FetchError
 from ingest.html import fetched_page
 
@@ -163,7 +165,7 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(p for p in paragraphs if p)
 
 
-def _detail_text(detail, fallback: str) -> str:
+def _detail_text(detail: Mapping[str, Any] | None, fallback: str) -> str:
     value = detail.get("value", fallback) if detail else fallback
     kind = detail.get("type", "") if detail else ""
     return html_to_text(value) if kind in _HTML_TYPES else _paragraphs(value)
@@ -192,7 +194,7 @@ def feed_articles(feed: Feed, origin: Path | str, fetcher: Fetcher) -> LoadedFil
     return LoadedFile(origin, tuple(articles), tuple(problems), notes, incremental=True)
 
 
-def item_article(item: FeedItem, feed: Feed, origin: Path | str, fetcher: Fetcher):
+def item_article(item: FeedItem, feed: Feed, origin: Path | str, fetcher: Fetcher) -> Article:
     """One item as an article, with its page's text and canonical URL when the feed has
     only a summary.
 

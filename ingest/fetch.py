@@ -11,8 +11,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from qa_bot.config import Settings
 
 # Sites block anonymous clients; a named one is the polite norm. Operators who fetch a lot
 # add their contact through QA_BOT_FETCH_USER_AGENT.
@@ -134,7 +138,7 @@ class Fetcher:
         self._client: httpx.Client | None = None  # made on first use: most ingests fetch nothing
 
     @classmethod
-    def from_settings(cls, settings, **overrides) -> Fetcher:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Fetcher:
         """A fetcher with the ``fetch_*`` settings (timeout, retries, user agent)."""
         overrides.setdefault("user_agent", settings.fetch_user_agent or USER_AGENT)
         return cls(timeout=settings.fetch_timeout, retries=settings.fetch_retries, **overrides)
@@ -234,7 +238,7 @@ class Fetcher:
     def __enter__(self) -> Fetcher:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from ingest.article import Article, LoadError, make_article
 
 if TYPE_CHECKING:
+    from trafilatura.settings import Document
+
     from .fetch import Fetched
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -45,7 +47,8 @@ def extract_page(html: str | bytes) -> tuple[str, dict[str, str]]:
     import trafilatura
     from trafilatura.settings import set_date_params
 
-    doc = trafilatura.bare_extraction(
+    # A Document without as_dict=True; trafilatura's return type does not say so.
+    doc: Document | None = trafilatura.bare_extraction(  # type: ignore[assignment]
         html,
         with_metadata=True,
         include_comments=False,

@@ -23,12 +23,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from ingest.article import FIELDS, Article, LoadedFile, LoadError, make_article
 from ingest.feeds import load_feed_file
 from ingest.html import load_html
+
+if TYPE_CHECKING:
+    from ingest.fetch import Fetcher
 
 FEED_SUFFIXES = (".xml", ".rss", ".atom")
 SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl", ".html", ".htm", *FEED_SUFFIXES)
@@ -171,7 +175,7 @@ def _unsupported(path: Path) -> str:
     )
 
 
-def load_file(path: Path, fetcher=None) -> LoadedFile:
+def load_file(path: Path, fetcher: Fetcher | None = None) -> LoadedFile:
     """Load every article in one file.
 
     ``fetcher`` (an :class:`ingest.fetch.Fetcher`) fetches the full pages of feed items
@@ -313,7 +317,10 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     try:
         meta = yaml.load(m.group(1), Loader=_FrontMatterLoader) or {}
     except yaml.YAMLError as exc:
-        raise LoadError(f"front matter is not valid YAML ({exc.problem}): fix the --- block") from exc
+        # Only a MarkedYAMLError says its problem apart; a ReaderError (a control character
+        # in the block) says it in its message.
+        why = getattr(exc, "problem", None) or str(exc)
+        raise LoadError(f"front matter is not valid YAML ({why}): fix the --- block") from exc
     if not isinstance(meta, dict):
         raise LoadError("front matter must be 'key: value' lines between --- lines")
     return meta, text[m.end() :]
@@ -373,7 +380,7 @@ def jsonl_record_id(record: dict, path: Path) -> str:
 
 # "Jakarta, CNN Indonesia --" / "JAKARTA, KOMPAS.com -" / "Jakarta (ANTARA) -"
 def iter_articles(
-    files: list[Path], fetcher=None, max_file_mb: float | None = None
+    files: list[Path], fetcher: Fetcher | None = None, max_file_mb: float | None = None
 ) -> Iterator[tuple[Path, LoadedFile | LoadError]]:
     """Load each file, yielding either its articles or the error that skipped it.
 

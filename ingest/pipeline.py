@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ingest.article import Article, LoadedFile, LoadError
 from ingest.chunking import Chunk, article_hash, chunk_article, text_key
@@ -29,6 +30,11 @@ from qa_bot.hostile import detect_planted
 from qa_bot.search.keyword import KeywordIndex, fingerprint, remove_other_indexes
 from qa_bot.search.retrieval import rebuild_keyword_index
 from qa_bot.text import sentence_spans
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from qa_bot.models.embeddings import Embedder
 
 # (done, total, label) after each embedded batch; for progress bars in the CLI and the UI.
 ProgressFn = Callable[[int, int, str], None]
@@ -50,7 +56,7 @@ def ingest_path(
     settings: Settings | None = None,
     *,
     store: ChunkStore | None = None,
-    embedder=None,
+    embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
     show_progress: bool = False,
     fetcher: Fetcher | None = None,
@@ -130,7 +136,7 @@ def ingest_path(
 
 def _write(
     store: ChunkStore,
-    embedder,
+    embedder: Embedder,
     settings: Settings,
     loaded: list[tuple[str | Path, LoadedFile | LoadError]],
     scope: Path | None,
@@ -242,6 +248,7 @@ def _write(
         present = {a.id for a in articles}
         _remove_missing(store, generation.number, states, present, scope, kept_paths, report, link_targets)
 
+    index: KeywordIndex | None
     if plans or report.removed:
         # Leftovers of a crashed run that this run did not take up must not become visible.
         planned = {c.id for plan in plans for c in plan.chunks}
@@ -411,7 +418,7 @@ def _within(file_path: str, scope: Path) -> bool:
     return p == scope or scope in p.parents
 
 
-def _progress_bar(total: int, show: bool):
+def _progress_bar(total: int, show: bool) -> tqdm[Any]:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=not show)

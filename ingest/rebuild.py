@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingest.article import LoadError
 from ingest.fetch import Fetcher, is_url
@@ -50,6 +51,9 @@ from qa_bot.corpus.store import (
 )
 from qa_bot.search.keyword import index_folders
 from qa_bot.search.retrieval import rebuild_keyword_index
+
+if TYPE_CHECKING:
+    from qa_bot.models.embeddings import Embedder
 
 
 @dataclass
@@ -110,7 +114,7 @@ def rebuild_store(
     path: str | Path,
     settings: Settings | None = None,
     *,
-    embedder=None,
+    embedder: Embedder | None = None,
     show_progress: bool = False,
     fetcher: Fetcher | None = None,
 ) -> RebuildReport:
@@ -196,7 +200,7 @@ def _check_movable(store_dir: Path, location: Path) -> None:
 def _restore(
     settings: Settings,
     staging: Path,
-    embedder,
+    embedder: Embedder,
     ids: list[str],
     texts: list[str],
     metas: list[dict],

@@ -23,7 +23,7 @@ _default_bot: QABot | None = None
 _default_lock = threading.Lock()
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type[QABot]:
     # QABot pulls in langchain (~0.3 s): imported when first used, so `qa-bot --help` and
     # `qa-bot ingest`'s argument errors answer at once.
     if name == "QABot":

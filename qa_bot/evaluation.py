@@ -15,11 +15,16 @@ import statistics
 import string
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_bot.answer.check.citations import numbers_in, strip_markers
+
+if TYPE_CHECKING:
+    from qa_bot.answer.bot import QABot
+    from qa_bot.types import Answer, Passage
 
 RECALL_AT = (1, 5, 10)
 
@@ -133,7 +138,7 @@ def _numbers_only(gold: str) -> set[str]:
 
 
 def evaluate(
-    bot,
+    bot: QABot,
     items: Sequence[QAItem],
     *,
     retrieval_only: bool = False,
@@ -172,7 +177,7 @@ def evaluate(
     return results
 
 
-def wrong_with_citation(answer, item: QAItem) -> bool | None:
+def wrong_with_citation(answer: Answer, item: QAItem) -> bool | None:
     """Whether ``answer`` is shown with citations and is not right behind them (None when
     nothing was shown): the answer does not hold a gold answer, no citation holds one, or
     the question has no answer in the corpus at all.
@@ -194,7 +199,7 @@ def wrong_with_citation(answer, item: QAItem) -> bool | None:
     return not (right and any(contains_answer(c.text, item.answers) for c in answer.citations))
 
 
-def gold_rank(passages, doc_id: str, depth: int | None = None) -> int | None:
+def gold_rank(passages: Iterable[Passage], doc_id: str, depth: int | None = None) -> int | None:
     """1-based rank of ``doc_id`` among the distinct articles of ``passages`` (first ``depth``).
 
     A passage stands for its article and the near-duplicate copies folded into it, so
@@ -296,7 +301,10 @@ def _ratio(num: int, den: int) -> float | None:
 
 def render_table(summary: Summary, title: str) -> str:
     """A plain-text table of the figures."""
-    rows = [("questions", summary.questions), ("answerable", summary.answerable)]
+    rows: list[tuple[str, float | None]] = [
+        ("questions", summary.questions),
+        ("answerable", summary.answerable),
+    ]
     rows += list(summary.retrieval.items()) + list(summary.answers.items()) + list(summary.latency.items())
     width = max(len(k) for k, _ in rows)
     lines = [title, "-" * len(title)]

@@ -40,8 +40,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from qa_bot.models.embeddings import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -183,12 +189,12 @@ class InstructionDetector:
             raise ValueError(f"{path}: {weights.shape[0]} weights for dimension {data['dimension']}")
         return cls(tuple(data["embedding_names"]), weights, float(data["bias"]), float(data["threshold"]))
 
-    def scores(self, vectors) -> np.ndarray:
+    def scores(self, vectors: ArrayLike) -> np.ndarray:
         """Decision values of ``vectors`` (one row per sentence)."""
         rows = np.asarray(vectors, dtype=np.float32).reshape(-1, self.weights.shape[0])
         return rows @ self.weights + self.bias
 
-    def flags(self, vectors) -> np.ndarray:
+    def flags(self, vectors: ArrayLike) -> np.ndarray:
         """Which of ``vectors`` are instructions to a model (a boolean array)."""
         return self.scores(vectors) >= self.threshold
 
@@ -220,7 +226,9 @@ def load_detector(embedding_name: str | None, path: Path = DETECTOR_FILE) -> Ins
     return detector
 
 
-def flag_planted(sentences: Sequence[str], vectors=None, embedding_name: str | None = None) -> list[bool]:
+def flag_planted(
+    sentences: Sequence[str], vectors: ArrayLike | None = None, embedding_name: str | None = None
+) -> list[bool]:
     """Which ``sentences`` address an AI model: the regexes, or the detector (the pre-filter,
     then the classifier over ``vectors``: their passage vectors from the embedding model
     ``embedding_name``, one row per sentence). Without vectors, or with no detector for the
@@ -234,6 +242,7 @@ def flag_planted(sentences: Sequence[str], vectors=None, embedding_name: str | N
     detector = load_detector(embedding_name) if vectors is not None and sentences else None
     if detector is None:
         return flags
+    assert vectors is not None  # a detector is loaded only for vectors
     scored = detector.flags(vectors)
     return [
         flag or (bool(hit) and might_address_a_model(s))
@@ -241,7 +250,7 @@ def flag_planted(sentences: Sequence[str], vectors=None, embedding_name: str | N
     ]
 
 
-def detect_planted(sentences: Sequence[str], embedder) -> list[bool]:
+def detect_planted(sentences: Sequence[str], embedder: Embedder | None) -> list[bool]:
     """:func:`flag_planted` for callers without vectors: ``embedder`` (the bot's embedding
     model; None for the regexes alone) embeds the sentences the detector has to judge, those
     the regexes do not flag and the pre-filter passes (about a tenth of news sentences).
@@ -252,6 +261,7 @@ def detect_planted(sentences: Sequence[str], embedder) -> list[bool]:
         return flags
     todo = [i for i, s in enumerate(sentences) if not flags[i] and might_address_a_model(s)]
     if todo:
+        assert embedder is not None  # a detector is loaded only for an embedder
         hits = detector.flags(embedder.encode_passages([sentences[i] for i in todo]))
         for i, hit in zip(todo, hits, strict=True):
             flags[i] = bool(hit)

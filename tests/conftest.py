@@ -96,3 +96,15 @@ def real_bot(retriever, llm, founding_settings):
 
 def pytest_configure(config):
     os.environ.setdefault("QA_BOT_LLM_THREADS", str(os.cpu_count() or 2))
+    config.addinivalue_line("markers", "models: needs the real embedding model or the real LLM")
+
+
+# Fixtures that load a real model: a test using one is marked ``models``, so ``make
+# test-fast`` (``-m "not slow and not models"``) runs only what the stand-ins cover.
+REAL_MODEL_FIXTURES = {"embedder", "founding_settings", "retriever", "llm", "real_bot"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.models)

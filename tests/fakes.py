@@ -122,7 +122,7 @@ def fake_bot(settings, corpus, llm: ScriptedChat):
     with :class:`WordEmbeddings` and ``llm``."""
     from ingest.pipeline import ingest_path
     from qa_bot import QABot
-    from qa_bot.langchain_api import embedder_of
+    from qa_bot.models.embeddings import embedder_of
 
     embeddings = WordEmbeddings()
     report = ingest_path(corpus, settings, embedder=embedder_of(embeddings))

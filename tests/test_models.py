@@ -10,6 +10,7 @@ from qa_bot.models.prepare.embedding import prepare_default_embedding
 from qa_bot.models.prepare.gguf import GGUF_SIZE, default_gguf_path, prepare_default_gguf
 
 
+@pytest.mark.models
 def test_gguf_with_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr("qa_bot.models.prepare.gguf.GGUF_SHA256", "0" * 64)
     settings = get_settings(cache_dir=tmp_path)
@@ -19,6 +20,7 @@ def test_gguf_with_wrong_checksum_is_rejected_and_leaves_nothing(tmp_path, monke
     assert [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock")] == []
 
 
+@pytest.mark.models
 def test_default_models_are_prepared_once(settings_factory):
     settings = settings_factory()
     prepare_default_gguf(settings, progress=lambda m: None, show_bar=False)
@@ -51,6 +53,7 @@ def backends(settings_factory):
     }
 
 
+@pytest.mark.models
 def test_onnx_int8_vectors_agree_with_torch_and_rank_alike(backends):
     import numpy as np
 
@@ -70,6 +73,7 @@ def test_onnx_int8_vectors_agree_with_torch_and_rank_alike(backends):
     assert backends["onnx-int8"].name == backends["torch"].name + "+onnx-int8"
 
 
+@pytest.mark.models
 def test_store_refuses_vectors_from_the_other_backend(settings_factory):
     from qa_bot.corpus.store import ChunkStore, StoreError
     from qa_bot.models.embeddings import embedding_name

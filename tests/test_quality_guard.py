@@ -76,6 +76,7 @@ def test_facqa_retrieval_fused_and_each_side(facqa_settings, embedder):
     # gold passage ranking first is a miss), fused R@1 0.762 and MRR 0.832 (copies folded,
     # so such a copy counts; 0.720 / 0.808 before folding). Fusion must beat both sides, so
     # losing either side (or the folding) breaks the last line.
+    print("quality guard: facqa retrieval", figures)
     assert figures[0] >= 0.66 and figures[1] >= 0.69, figures
     assert figures[2] >= 0.755 and figures[3] >= 0.82, figures
 
@@ -86,6 +87,7 @@ def test_facqa_answers(facqa_settings, embedder, llm):
     items = load_qa(DATA / "facqa" / "qa.jsonl", "valid", limit=20)
     answers = summarise(evaluate(bot, items)).answers
     figures = (answers["accuracy"], answers["citation_precision"])
+    print("quality guard: facqa answers", figures)
     assert figures[0] >= ACCURACY_FACQA and figures[1] >= CITATION_PRECISION_FACQA, figures
 
 
@@ -103,4 +105,5 @@ def test_idk_mrc_abstains_and_still_answers(settings_factory, embedder, llm, tmp
     qa_path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in chosen))
     answers = summarise(evaluate(bot_for(settings, embedder, llm), load_qa(qa_path))).answers
     figures = (answers["abstention_recall"], answers["accuracy"])
+    print("quality guard: idk-mrc", figures)
     assert figures[0] >= ABSTENTION_IDK and figures[1] >= ACCURACY_IDK, figures

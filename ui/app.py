@@ -14,14 +14,21 @@ import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qa_bot import Answer, QABot, SearchFilters
 from qa_bot.answer.prompt import NOT_FOUND_TOKEN
 from qa_bot.config import Settings, apply_offline_env
 from qa_bot.models.common import ModelError
-from qa_bot.types import Rewritten, Token
+from qa_bot.types import Citation, Rewritten, Token
 
 from .mcp_tool import LOOPBACK
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from ingest.pipeline import ProgressFn
+    from ingest.report import IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +121,7 @@ def render_answer(answer: Answer, key: str = "a") -> str:
     return "\n\n".join(parts)
 
 
-def _copies_line(c) -> str:
+def _copies_line(c: Citation) -> str:
     """ "Same story also in: Warta Nusantara — <title>" for syndicated copies of a source."""
     if not c.copies:
         return ""
@@ -171,7 +178,7 @@ def history_pairs(history: list) -> list[tuple[str, str]]:
     return pairs
 
 
-def _text(content) -> str | None:
+def _text(content: object) -> str | None:
     """Message text: gradio 6 sends content as a string or a list of typed parts."""
     if isinstance(content, str):
         return content
@@ -220,7 +227,7 @@ def build_app(
     bot: QABot | None = None,
     corpus_dir: Path | None = None,
     holder: BotHolder | None = None,
-):
+) -> gr.Blocks:
     """The Gradio Blocks app. ``bot`` is injected in tests; otherwise it loads in the background
     (in ``holder`` when given, which the MCP tool shares).
 
@@ -315,7 +322,7 @@ def build_app(
 
     ingest_lock = threading.Lock()
 
-    def run_ingest(current: QABot, on_progress=None):
+    def run_ingest(current: QABot, on_progress: ProgressFn | None = None) -> IngestReport:
         # One ingest at a time: two clicks (or two users) must not interleave their writes.
         with ingest_lock:
             return ingest_path(
@@ -353,7 +360,7 @@ def build_app(
         lines.append(report.render())
         return ("\n".join(lines), *refresh())
 
-    def remove(article_id: str):
+    def remove(article_id: str) -> tuple[Any, ...]:
         if not article_id:
             return ("Choose an article to remove.", *refresh())
         rows = {r["article_id"]: r for r in article_rows()[1]}

@@ -7,8 +7,14 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_bot.config import apply_offline_env
+
+if TYPE_CHECKING:
+    from ingest.report import IngestReport
+    from qa_bot.config import Settings
+    from qa_bot.evaluation import ItemResult
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _setup(args, settings) -> int:
+def _setup(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.models.embeddings import load_embeddings
     from qa_bot.models.prepare.gguf import prepare_default_gguf
     from qa_bot.models.prepare.model_check import check_answer_model
@@ -100,12 +106,13 @@ def _setup(args, settings) -> int:
     return 0
 
 
-def _ingest(args, settings) -> int:
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.article import LoadError
     from ingest.pipeline import ingest_path
-    from ingest.rebuild import rebuild_store
+    from ingest.rebuild import RebuildReport, rebuild_store
 
     show_progress = not args.quiet and not args.json
+    report: RebuildReport | IngestReport
     try:
         if args.rebuild:
             report = rebuild_store(args.path, settings, show_progress=show_progress)
@@ -115,13 +122,13 @@ def _ingest(args, settings) -> int:
         print(f"qa-bot: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if args.json else report.render())
-    if args.rebuild and report.failed:
+    if isinstance(report, RebuildReport) and report.failed:
         print(f"qa-bot: {report.failed}", file=sys.stderr)
         return 1
     return 0
 
 
-def _remove(args, settings) -> int:
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.remove import remove_articles
 
     report = remove_articles(args.ids, settings)
@@ -132,7 +139,7 @@ def _remove(args, settings) -> int:
     return 0
 
 
-def _ask(args, settings) -> int:
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot import QABot, SearchFilters
 
     if not args.question.strip():
@@ -176,7 +183,7 @@ def _ask(args, settings) -> int:
     return 0
 
 
-def _serve(args, settings) -> int:
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from ui.app import launch
 
     if args.corpus:
@@ -185,7 +192,7 @@ def _serve(args, settings) -> int:
     return 0
 
 
-def _eval(args, settings) -> int:
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
     import hashlib
     import time
 
@@ -221,7 +228,7 @@ def _eval(args, settings) -> int:
     bar = tqdm(total=len(items), desc="questions", unit="q", file=sys.stderr)
     hits = {"r1": 0, "n": 0}
 
-    def on_item(result) -> None:
+    def on_item(result: ItemResult) -> None:
         if result.answerable:
             hits["n"] += 1
             hits["r1"] += result.rank == 1

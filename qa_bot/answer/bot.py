@@ -28,8 +28,8 @@ from qa_bot.time.question import anchor_note, published_note
 from qa_bot.types import Answer, Passage, Rewritten, SearchFilters, Token
 
 if TYPE_CHECKING:
-    from qa_bot.langchain_api import AnswerRunnable, NewsRetriever
-    from qa_bot.models.embeddings import SentenceTransformerEmbeddings
+    from qa_bot.answer.langchain_api import AnswerRunnable, NewsRetriever
+    from qa_bot.models.embeddings import Embedder
 
 __all__ = ["QABot", "Rewritten", "Token"]
 
@@ -85,9 +85,8 @@ class QABot:
         replace the configured ones; a store holds the vectors of one embedding model, so
         ingest with the same ``embeddings`` (``ingest_path(..., embedder=embedder_of(e))``).
         """
-        from qa_bot.langchain_api import embedder_of
         from qa_bot.models.chat import load_chat_model
-        from qa_bot.models.embeddings import load_embeddings
+        from qa_bot.models.embeddings import embedder_of, load_embeddings
 
         settings = settings or get_settings()
         if llm is None and load_llm:
@@ -169,7 +168,7 @@ class QABot:
         return self.retriever.store
 
     @property
-    def embedder(self) -> SentenceTransformerEmbeddings:
+    def embedder(self) -> Embedder:
         """The embedding model of the store's vectors."""
         return self.retriever.embedder
 
@@ -192,14 +191,14 @@ class QABot:
     def as_retriever(self, k: int | None = None, filters: SearchFilters | None = None) -> NewsRetriever:
         """:meth:`search` as a LangChain ``BaseRetriever`` returning ``Document`` s (article
         id, title, source, url, published, chunk id and score in their metadata)."""
-        from qa_bot.langchain_api import NewsRetriever
+        from qa_bot.answer.langchain_api import NewsRetriever
 
         return NewsRetriever(bot=self, k=k or self.settings.k, filters=filters)
 
     def as_runnable(self) -> AnswerRunnable:
         """The checked answer as a LangChain ``Runnable``: ``invoke(question)`` gives the
         :class:`Answer`; ``stream`` the text pieces, then the ``Answer``; ``batch`` works."""
-        from qa_bot.langchain_api import AnswerRunnable
+        from qa_bot.answer.langchain_api import AnswerRunnable
 
         return AnswerRunnable(self)
 

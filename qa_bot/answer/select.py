@@ -17,7 +17,7 @@ for about 25% more prompt text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from qa_bot.types import Passage
 
 if TYPE_CHECKING:
     from qa_bot.answer.plan import QueryPlan
+    from qa_bot.models.embeddings import Embedder
     from qa_bot.search.scoped import Retrieved
 
 
@@ -48,7 +49,7 @@ def select_snippets(
     question: str,
     question_vector: list[float] | None,
     passages: list[Passage],
-    embedder,
+    embedder: Embedder | None,
     max_snippets: int = 3,
     window: int = 2,
     max_window_chars: int = 400,
@@ -98,6 +99,7 @@ def select_snippets(
     texts = [texts[n] for n in kept]
     dense = np.zeros(len(texts), dtype=np.float32)
     if embedder is not None:
+        assert vectors is not None  # embedded above, under the same condition
         q = np.asarray(question_vector if question_vector is not None else embedder.embed_query(question))
         dense = vectors[kept] @ q
     q_tokens = set(keyword_tokens(question))
@@ -117,7 +119,9 @@ def select_snippets(
     return snippets
 
 
-def select_for(plan: QueryPlan, found: Retrieved, embedder: Any, max_snippets: int) -> list[Snippet]:
+def select_for(
+    plan: QueryPlan, found: Retrieved, embedder: Embedder | None, max_snippets: int
+) -> list[Snippet]:
     """The select stage: the sentences the model reads for ``plan`` from what was found."""
     readable = list(found.passages)
     if plan.scope is not None and plan.scope.recency and readable:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 SHINGLE = 5
 # Share of the shorter article's shingles found in the other one. Measured: the test
@@ -70,7 +72,9 @@ def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return {aid: tuple(sorted(members)) for members in groups.values() if len(members) > 1 for aid in members}
 
 
-def article_texts(ids, texts, metas) -> dict[str, str]:
+def article_texts(
+    ids: Iterable[str], texts: Iterable[str], metas: Iterable[Mapping[str, Any]]
+) -> dict[str, str]:
     """Each article's text, rebuilt from its chunks in order (from the store's chunk lists)."""
     parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for _, text, meta in zip(ids, texts, metas, strict=True):

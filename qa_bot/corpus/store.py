@@ -47,11 +47,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from qa_bot.config import Settings, apply_offline_env
 from qa_bot.types import Passage, SearchFilters
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Chroma caps one write; stay well below its max_batch_size.
 _WRITE_BATCH = 1000
@@ -418,7 +422,7 @@ class ChunkStore:
         self,
         ids: Sequence[str],
         texts: Sequence[str],
-        embeddings: Sequence[Sequence[float]],
+        embeddings: Sequence[Sequence[float]] | np.ndarray,
         metadatas: Sequence[dict],
         generation: int = 0,
     ) -> None:
@@ -853,7 +857,7 @@ def chroma_where(filters: SearchFilters | None, generation: int | None = None) -
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _day(d) -> int:
+def _day(d: date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 

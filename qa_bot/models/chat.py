@@ -4,13 +4,17 @@ GGUF run by llama.cpp (in a supervised worker process by default)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_bot.config import Settings
 from qa_bot.models.common import ModelError, Progress, say
 from qa_bot.models.prepare.gguf import prepare_default_gguf
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
-def load_chat_model(settings: Settings, progress: Progress = say):
+
+def load_chat_model(settings: Settings, progress: Progress = say) -> BaseChatModel:
     """The configured LangChain chat model.
 
     ``openai`` talks to any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server);

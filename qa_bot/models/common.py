@@ -20,6 +20,6 @@ def say(message: str) -> None:
     print(f"[qa-bot] {message}", file=sys.stderr, flush=True)
 
 
-def file_lock(path: Path):
+def file_lock(path: Path) -> FileLock:
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path) + ".lock")

@@ -4,14 +4,32 @@ LangChain's ``Embeddings`` with e5's query/passage prompts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.config import DEFAULT_EMBEDDING_MODEL, Settings, apply_offline_env
 from qa_bot.models.common import ModelError, Progress, say
 from qa_bot.models.onnx_encoder import OnnxSentenceEncoder
 from qa_bot.models.prepare.embedding import prepare_default_embedding, prepare_onnx_int8
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class Embedder(Protocol):
+    """What retrieval, selection and ingest need of an embedding model: the name stores
+    record, query vectors and batched passage vectors (unit length). Implemented by
+    :class:`SentenceTransformerEmbeddings` and :class:`LangChainEmbedder`."""
+
+    name: str
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+    def encode_passages(
+        self, texts: Sequence[str], on_batch: Callable[[int], object] | None = None
+    ) -> np.ndarray: ...
 
 
 def embedding_name(settings: Settings) -> str:
@@ -54,14 +72,14 @@ class SentenceTransformerEmbeddings(Embeddings):
         )
         return vec[0].tolist()
 
-    def encode_passages(self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None):
+    def encode_passages(
+        self, texts: Sequence[str], on_batch: Callable[[int], object] | None = None
+    ) -> np.ndarray:
         """Embed passages in batches; ``on_batch(n)`` is told after each slice (progress bars).
 
         The texts are sorted by length once, longest first, so every batch holds similar
         lengths and pads little; the vectors come back in the order of ``texts``.
         """
-        import numpy as np
-
         dim = self.model.get_embedding_dimension()
         out = np.zeros((len(texts), dim), dtype="float32")
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -87,6 +105,7 @@ def load_embeddings(settings: Settings, progress: Progress = say) -> SentenceTra
     apply_offline_env()
     name = settings.embedding_model
     path = str(prepare_default_embedding(settings, progress)) if name == DEFAULT_EMBEDDING_MODEL else name
+    model: OnnxSentenceEncoder | SentenceTransformer
     try:
         if settings.embedding_backend == "onnx-int8":
             model = OnnxSentenceEncoder(prepare_onnx_int8(settings, path, progress))
@@ -126,3 +145,49 @@ def _batch_size(settings: Settings) -> int:
 
 def _pick(*options: str | None) -> str:
     return next(o for o in options if o is not None)
+
+
+class LangChainEmbedder:
+    """Any LangChain ``Embeddings`` where the bot takes an embedder (retrieval, selection,
+    ingest): vectors normalised to unit length, passages embedded in batches with progress.
+
+    ``name`` is recorded in the store, which refuses vectors of another model: by default the
+    class and its ``model``/``model_name`` attribute, so pass one that says what the vectors
+    are when that is not enough (two settings of one class).
+    """
+
+    def __init__(self, embeddings: Embeddings, name: str | None = None, batch_size: int = 32) -> None:
+        self.embeddings = embeddings
+        kind = type(embeddings)
+        model = getattr(embeddings, "model_name", None) or getattr(embeddings, "model", None) or ""
+        self.name = name or f"langchain:{kind.__module__}.{kind.__qualname__}:{model}"
+        self.batch_size = batch_size
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = np.asarray(self.embeddings.embed_query(text), dtype="float32")
+        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode_passages(texts).tolist()
+
+    def encode_passages(
+        self, texts: Sequence[str], on_batch: Callable[[int], object] | None = None
+    ) -> np.ndarray:
+        parts = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = list(texts[i : i + self.batch_size])
+            parts.append(np.asarray(self.embeddings.embed_documents(batch), dtype="float32"))
+            if on_batch:
+                on_batch(len(batch))
+        if not parts:
+            return np.zeros((0, 0), dtype="float32")
+        out = np.concatenate(parts)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+def embedder_of(embeddings: Embeddings) -> Embedder:
+    """The embedder the bot uses for ``embeddings``: ours as it is (its batched, prompted
+    passage path), any other through :class:`LangChainEmbedder`."""
+    if hasattr(embeddings, "encode_passages") and isinstance(getattr(embeddings, "name", None), str):
+        return cast(Embedder, embeddings)  # ours: it has the embedder's methods
+    return LangChainEmbedder(embeddings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ class LlamaCppChat(ProbedStream, BaseChatModel):
         stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
+    ) -> Generator[ChatGenerationChunk, None, None]:
         """Stream the reply, optionally letting the first step's probability of a token decide.
 
         With ``watch_token="WORD"`` the first chunk's metadata carries ``first_token_p``, the

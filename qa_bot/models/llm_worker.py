@@ -22,6 +22,10 @@ import sys
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa_bot.models.llamacpp_chat import LlamaCppChat
 
 
 def main(argv: list[str]) -> int:
@@ -64,7 +68,7 @@ def _serve(requests: Connection, replies: Connection) -> int:
         # "cancel" for a stream that already ended needs nothing
 
 
-def _stream(chat, request: dict, requests: Connection, replies: Connection) -> None:
+def _stream(chat: LlamaCppChat, request: dict, requests: Connection, replies: Connection) -> None:
     from langchain_core.messages import messages_from_dict
 
     rid = request["id"]
@@ -92,7 +96,7 @@ def _cancelled(requests: Connection, rid: int) -> bool:
     return message.get("op") == "cancel" and message.get("id") == rid
 
 
-def _prime(chat, request: dict, replies: Connection) -> None:
+def _prime(chat: LlamaCppChat, request: dict, replies: Connection) -> None:
     from langchain_core.messages import messages_from_dict
 
     rid = request["id"]

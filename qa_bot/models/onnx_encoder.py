@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # The file in an export folder that says how it was made (prompts, inputs, dimension).
 ONNX_MARKER = "qa_bot_onnx.json"
@@ -45,7 +48,7 @@ class OnnxSentenceEncoder:
         normalize_embeddings: bool = False,
         batch_size: int = 32,
         **_: Any,
-    ):
+    ) -> np.ndarray:
         """Vectors of ``sentences`` (numpy, float32), batch by batch in the order given."""
         import numpy as np
 

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from qa_bot.corpus.duplicates import article_texts, copy_groups
 from qa_bot.corpus.store import matches
 from qa_bot.text import keyword_tokens
 from qa_bot.types import SearchFilters
+
+if TYPE_CHECKING:
+    import bm25s
 
 _META_FILE = "chunks.json"
 # What bm25s.BM25.load reads (the rest of what it saves is optional).
@@ -77,7 +81,12 @@ class KeywordIndex:
     """BM25 (bm25s) over :func:`qa_bot.text.keyword_tokens` of each chunk."""
 
     def __init__(
-        self, ids: list[str], metas: list[dict], bm25, fp: str, copies: dict[str, dict] | None = None
+        self,
+        ids: list[str],
+        metas: list[dict],
+        bm25: bm25s.BM25 | None,
+        fp: str,
+        copies: dict[str, dict] | None = None,
     ) -> None:
         self.ids = ids
         self.metas = metas
@@ -181,6 +190,7 @@ class KeywordIndex:
         tokens = [t for t in keyword_tokens(query) if self._bm25 is not None and t in self._bm25.vocab_dict]
         if not tokens or n <= 0:
             return []
+        assert self._bm25 is not None  # tokens are kept only when there is an index
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
         if filters is not None and not filters.empty:
             mask = np.fromiter((matches(m, filters) for m in self.metas), dtype=bool, count=len(self.metas))
@@ -221,7 +231,7 @@ def _damage(target: Path, data: dict) -> str | None:
     return None
 
 
-def _shape_damage(bm25, n_docs: int) -> str | None:
+def _shape_damage(bm25: bm25s.BM25, n_docs: int) -> str | None:
     """Why the loaded arrays do not fit together or with ``n_docs`` chunks, or None (a second
     line of defence behind the checksums)."""
     scores = bm25.scores

@@ -32,15 +32,20 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa_bot.corpus.store import ChunkStore
-from qa_bot.models.embeddings import SentenceTransformerEmbeddings
-from qa_bot.search.keyword import KeywordIndex, fingerprint
+from qa_bot.models.embeddings import Embedder
+from qa_bot.search.keyword import KeywordHit, KeywordIndex, fingerprint
 from qa_bot.search.rank_features import Candidate, Question, Ranker, candidate_features, default_ranker
 from qa_bot.types import Passage, SearchFilters, SourceCopy
+
+if TYPE_CHECKING:
+    from qa_bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,7 @@ class HybridRetriever:
     def __init__(
         self,
         store: ChunkStore,
-        embedder: SentenceTransformerEmbeddings,
+        embedder: Embedder,
         index_dir: Path,
         *,
         candidates: int = 30,
@@ -79,9 +84,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(
-        cls, store: ChunkStore, embedder: SentenceTransformerEmbeddings, settings
-    ) -> HybridRetriever:
+    def from_settings(cls, store: ChunkStore, embedder: Embedder, settings: Settings) -> HybridRetriever:
         """The retriever with the settings of ``settings`` and the committed ranker (one
         place builds it)."""
         return cls(
@@ -247,7 +250,7 @@ def _fold_copies(passages: list[Passage], index: KeywordIndex, k: int) -> list[P
     return kept
 
 
-def _decisiveness(hits) -> float:
+def _decisiveness(hits: Sequence[KeywordHit]) -> float:
     """How clearly BM25's best hit beats its second: (s1 - s2) / s1, 1 for a lone hit.
 
     BM25 is decisive on short news passages that repeat the question's words and vague on

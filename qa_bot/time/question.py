@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from qa_bot.text import keyword_tokens
 from qa_bot.time.dates import MONTH_WORDS, MONTHS, calendar_period, format_days, published_day, resolve_dates
-from qa_bot.types import Passage, SearchFilters
+from qa_bot.types import Citation, Passage, SearchFilters
 
 _RECENCY = re.compile(
     r"\b(?:the\s+)?(?:latest|newest|most\s+recent|terbaru|terkini|paling\s+baru|teranyar)\b", re.I
@@ -297,7 +298,7 @@ def anchor_note(scope: TimeScope, language: str) -> str:
     return f'("{scope.phrase}": dihitung dari {day}, tanggal yang disebut artikel.)'
 
 
-def published_note(citations, language: str) -> str:
+def published_note(citations: Iterable[Citation], language: str) -> str:
     """ "Published: [1] Sunday 12 January 2025." for the answer to a "latest" question."""
     parts = []
     for c in citations:

@@ -285,7 +285,7 @@ def restore_time_qualifiers(sentence: str, passage: str, language: str) -> str:
         >>> restore_time_qualifiers("Rapat pada pukul 15.00.", passage, "id")
         'Rapat setelah pukul 15.00 waktu setempat.'
     """
-    qualified = {}
+    qualified: dict[str, tuple[str, str | None]] = {}
     for m in _QUALIFIED_TIME.finditer(passage):
         qualified.setdefault(m.group("t").replace(":", "."), (m.group("q").lower(), m.group("z")))
     if not qualified:

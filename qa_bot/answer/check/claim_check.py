@@ -364,7 +364,9 @@ def misbound(claim: str, snippet: str, question: str) -> bool:
     if not claimed:
         return False
     clauses = clause_spans(snippet)
-    scores, clause_values, clause_names = [], [], []
+    scores: list[int] = []
+    clause_values: list[list[Value]] = []
+    clause_names: list[set[str]] = []
     for i, (a, b) in enumerate(clauses):
         tokens = set(words(snippet[a:b]))
         score = sum(same_word(t, tokens) for t in terms)

@@ -215,7 +215,10 @@ def _export_onnx_int8(source: str, out: Path, progress: Progress) -> dict:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.models import Pooling, Transformer
+
+    # sentence-transformers 6 makes this module at run time (a deprecated alias of
+    # sentence_transformers.sentence_transformer.modules), so there is no file to type-check.
+    from sentence_transformers.models import Pooling, Transformer  # type: ignore[import-not-found]
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -238,14 +241,17 @@ def _export_onnx_int8(source: str, out: Path, progress: Progress) -> dict:
     tokenizer = model.tokenizer
     prompts = dict(getattr(model, "prompts", {}) or {})
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in tokenizer.model_input_names]
-    config = model[0].auto_model.config
-    meta = {
+    # torch types a submodule's attributes as Tensor | Module; this one is a transformers model.
+    config: Any = model[0].auto_model.config  # type: ignore[union-attr]
+    meta: dict[str, Any] = {
         "source": source,
         "inputs": names,
-        "max_seq_length": int(model.max_seq_length),
+        # max_seq_length and the dimension are Optional in sentence-transformers' types; a
+        # model led by a Transformer module has both.
+        "max_seq_length": int(model.max_seq_length),  # type: ignore[arg-type]
         "pad_token_id": int(tokenizer.pad_token_id or 0),
         "pad_token": str(tokenizer.pad_token or ""),
-        "dimension": int(model.get_embedding_dimension()),
+        "dimension": int(model.get_embedding_dimension()),  # type: ignore[arg-type]
         "normalized": any(type(m).__name__ == "Normalize" for m in modules),
         "prompts": prompts,
     }

@@ -15,14 +15,12 @@ the runnable returns the same checked :class:`~qa_bot.types.Answer` as ``bot.ask
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import ConfigDict
@@ -136,17 +134,19 @@ class AnswerRunnable(Runnable[Any, Answer]):
         q = Question.of(input)
         return self.bot.ask(q.question, filters=q.filters, k=q.k, history=q.history)
 
-    def stream(
+    # stream and transform yield text pieces before the Answer, which LangChain's Runnable
+    # types as Iterator[Output]: the ignores below are for that documented difference.
+    def stream(  # type: ignore[override]
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
-        yield from self._transform_stream_with_config(iter([input]), self._pieces, config)
+        yield from self._transform_stream_with_config(iter([input]), self._pieces, config)  # type: ignore[arg-type]
 
-    def transform(
+    def transform(  # type: ignore[override]
         self, input: Iterator[Any], config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
         # Inside a chain the previous step streams into this one: the question is its last
         # output (a string chunked into pieces is joined first).
-        yield from self._transform_stream_with_config(input, self._pieces, config)
+        yield from self._transform_stream_with_config(input, self._pieces, config)  # type: ignore[arg-type]
 
     def _pieces(self, inputs: Iterator[Any]) -> Iterator[str | Answer]:
         from qa_bot.types import Token
@@ -160,49 +160,3 @@ class AnswerRunnable(Runnable[Any, Answer]):
                 yield event.text
             elif isinstance(event, Answer):
                 yield event
-
-
-class LangChainEmbedder:
-    """Any LangChain ``Embeddings`` where the bot takes an embedder (retrieval, selection,
-    ingest): vectors normalised to unit length, passages embedded in batches with progress.
-
-    ``name`` is recorded in the store, which refuses vectors of another model: by default the
-    class and its ``model``/``model_name`` attribute, so pass one that says what the vectors
-    are when that is not enough (two settings of one class).
-    """
-
-    def __init__(self, embeddings: Embeddings, name: str | None = None, batch_size: int = 32) -> None:
-        self.embeddings = embeddings
-        kind = type(embeddings)
-        model = getattr(embeddings, "model_name", None) or getattr(embeddings, "model", None) or ""
-        self.name = name or f"langchain:{kind.__module__}.{kind.__qualname__}:{model}"
-        self.batch_size = batch_size
-
-    def embed_query(self, text: str) -> list[float]:
-        vector = np.asarray(self.embeddings.embed_query(text), dtype="float32")
-        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).tolist()
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encode_passages(texts).tolist()
-
-    def encode_passages(
-        self, texts: Sequence[str], on_batch: Callable[[int], None] | None = None
-    ) -> np.ndarray:
-        parts = []
-        for i in range(0, len(texts), self.batch_size):
-            batch = list(texts[i : i + self.batch_size])
-            parts.append(np.asarray(self.embeddings.embed_documents(batch), dtype="float32"))
-            if on_batch:
-                on_batch(len(batch))
-        if not parts:
-            return np.zeros((0, 0), dtype="float32")
-        out = np.concatenate(parts)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-
-
-def embedder_of(embeddings: Embeddings) -> Any:
-    """The embedder the bot uses for ``embeddings``: ours as it is (its batched, prompted
-    passage path), any other through :class:`LangChainEmbedder`."""
-    if hasattr(embeddings, "encode_passages") and isinstance(getattr(embeddings, "name", None), str):
-        return embeddings
-    return LangChainEmbedder(embeddings)
