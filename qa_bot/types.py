@@ -98,6 +98,18 @@ class Rewritten:
 
 
 @dataclass(frozen=True)
+class CorpusSummary:
+    """What the corpus covers, for saying so beside the chat and in "not in the corpus"."""
+
+    articles: int
+    sources: tuple[str, ...]  # outlets, most articles first
+    first: date | None  # the earliest publication date (None: no article is dated)
+    last: date | None
+    undated: int  # articles without a publication date
+    generation: int  # the store's committed generation (feedback records it)
+
+
+@dataclass(frozen=True)
 class SearchFilters:
     """Narrow retrieval to some sources and/or a published-date range (inclusive)."""
 

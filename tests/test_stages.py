@@ -264,3 +264,15 @@ def test_bot_asks_for_a_question_without_calling_the_model(bot):
     answer = bot.ask("   ")
     assert answer.text.startswith("Tulis pertanyaan tentang berita")
     assert len(bot.llm.prompts) == prompts
+
+
+def test_bot_says_what_the_corpus_covers(bot):
+    summary = bot.summary()
+    assert (summary.articles, summary.first, summary.last, summary.undated) == (
+        5,
+        date(2025, 8, 12),
+        date(2025, 11, 3),
+        0,
+    )
+    assert summary.sources == ("test fixture (written for the regression guard)",)
+    assert summary.generation == bot.generation() >= 1

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
@@ -24,8 +25,9 @@ from qa_bot.config import Settings, get_settings
 from qa_bot.corpus.store import ChunkStore, StoreError
 from qa_bot.search.retrieval import HybridRetriever
 from qa_bot.search.scoped import Retrieved, ScopedRetriever
+from qa_bot.time.dates import published_day
 from qa_bot.time.question import anchor_note, published_note
-from qa_bot.types import Answer, Passage, Rewritten, SearchFilters, Token
+from qa_bot.types import Answer, CorpusSummary, Passage, Rewritten, SearchFilters, Token
 
 if TYPE_CHECKING:
     from qa_bot.answer.langchain_api import AnswerRunnable, NewsRetriever
@@ -179,6 +181,24 @@ class QABot:
     def is_empty(self) -> bool:
         """Whether the store holds no article (the chat says how to add some)."""
         return self.retriever.store.count() == 0
+
+    def generation(self) -> int:
+        """The store's committed generation: it changes with every ingest that changes it."""
+        return self.retriever.store.view()[0]
+
+    def summary(self) -> CorpusSummary:
+        """What the corpus covers: articles, outlets, publication date range."""
+        rows = self.articles()
+        outlets = Counter(r["source"] for r in rows if r["source"])
+        days = sorted(d for d in (published_day(r["published"]) for r in rows) if d is not None)
+        return CorpusSummary(
+            articles=len(rows),
+            sources=tuple(name for name, _ in outlets.most_common()),
+            first=days[0] if days else None,
+            last=days[-1] if days else None,
+            undated=len(rows) - len(days),
+            generation=self.generation(),
+        )
 
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Passage]:
         """The ``k`` passages the bot would read for ``query``: the question's time scope

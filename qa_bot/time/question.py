@@ -87,7 +87,7 @@ class TimeScope:
     something happened, and articles published then are only ranked first. ``news``: the
     question asks for the news of that time, so a narrowed search that finds nothing is
     answered with :func:`no_articles_message` (an event bound narrows without it, see
-    :meth:`qa_bot.answer.bot.QABot._time_scope`, and then widens to every article instead).
+    :meth:`qa_bot.answer.plan.QueryPlanner.time_scope`, and then widens to every article instead).
     """
 
     recency: bool
