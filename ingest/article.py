@@ -125,10 +125,39 @@ def _str(value: object) -> str:
 def _title_from_text(body: str) -> str:
     from qa_bot.text import split_sentences
 
+    # A lede often opens with a dateline ("Bandung, Kompas - Pemerintah ..."); the sentence
+    # after it is the story's first line, so it is the title once the dateline is cut off.
+    # (Skipping the whole sentence, as before, titled the article with its second one.)
+    body = body[_dateline_end(body) :]
     for sentence in split_sentences(body[:2000]):
-        if len(sentence) > 25 and not _DATELINE.match(sentence + " -"):
+        if len(sentence) > 25 and not _only_dateline(sentence):
             return sentence if len(sentence) <= 120 else sentence[:117].rsplit(" ", 1)[0] + "…"
     return ""
+
+
+def _dateline_end(body: str) -> int:
+    """Where the text after an opening dateline starts (0: the body opens without one).
+
+    A hyphen inside a word also fits the dateline's pattern ("Warga Cianjur, termasuk
+    anak-anak, ..." reads as place "Warga Cianjur", source "termasuk anak"); cutting there
+    would leave a title starting mid-word, so a dash between two letters is no dateline's.
+    """
+    m = _DATELINE.match(body)
+    if m is None or (re.search(r"\w-\Z", m.group(0)) and body[m.end() : m.end() + 1].isalnum()):
+        return 0
+    return m.end()
+
+
+def _only_dateline(sentence: str) -> bool:
+    """Whether a sentence is a dateline and nothing else ("JAKARTA, KOMPAS.com" on a line of its own).
+
+    The dash is added because such a line often has none. The match must reach the end: a real
+    sentence with a comma and then a hyphen ("Warga Cianjur, termasuk anak-anak, ...") also
+    matches the dateline's start, and is a title all the same.
+    """
+    candidate = sentence + " -"
+    m = _DATELINE.match(candidate)
+    return m is not None and m.end() == len(candidate)
 
 
 DATE_FORMS = "write it as YYYY-MM-DD (e.g. 2024-10-29) or DD/MM/YYYY"

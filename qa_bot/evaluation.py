@@ -54,6 +54,7 @@ class ItemResult:
     citations: int = 0
     citations_with_answer: int = 0
     first_token_s: float | None = None
+    first_shown_s: float | None = None  # the first checked sentence shown to the asker
     total_s: float | None = None
     refusal_p: float | None = None
     lang: str = "id"
@@ -160,6 +161,7 @@ def evaluate(
             result.answer = answer.text
             result.found = answer.found
             result.first_token_s = answer.timings.get("first_token_s")
+            result.first_shown_s = answer.timings.get("first_shown_s")
             result.total_s = answer.timings.get("total_s")
             result.refusal_p = answer.refusal_p
             result.check_s = answer.timings.get("check_s")
@@ -260,8 +262,14 @@ def summarise(results: Sequence[ItemResult]) -> Summary:
                 ]
     retrieval_ms = [r.retrieval_ms for r in results]
     first = [r.first_token_s for r in asked if r.first_token_s is not None] if asked else []
+    shown = [r.first_shown_s for r in asked if r.first_shown_s is not None] if asked else []
     total = [r.total_s for r in asked if r.total_s is not None] if asked else []
-    for name, values in (("retrieval_ms", retrieval_ms), ("first_token_s", first), ("total_s", total)):
+    for name, values in (
+        ("retrieval_ms", retrieval_ms),
+        ("first_token_s", first),
+        ("first_shown_s", shown),
+        ("total_s", total),
+    ):
         for q in (50, 95):
             value = _pct(values, q)
             summary.latency[f"{name}_p{q}"] = None if value is None else round(value, 3)

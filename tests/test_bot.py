@@ -41,6 +41,7 @@ def test_stream_yields_tokens_then_answer(retriever, founding_settings):
         "selection_s",
         "first_token_s",
         "generation_s",
+        "first_shown_s",
         "check_s",
         "total_s",
     }

@@ -142,13 +142,13 @@ def test_finalize_gives_a_when_answer_the_time_the_passage_puts_after_its_day():
 
 def test_finalize_moves_a_wrong_citation_to_the_supporting_snippet():
     answer = finalize("About 1.500 troops arrived [1].", "How many troops arrived?", SNIPPETS, "en")
-    assert answer.text == "About 1.500 troops arrived [1]."
+    assert answer.text == "About 1,500 troops arrived [1]."
     assert [c.chunk_id for c in answer.citations] == ["c2"]
 
 
 def test_finalize_drops_out_of_range_citation_and_cites_support():
     answer = finalize("About 1.500 troops arrived [7].", "How many troops arrived?", SNIPPETS, "en")
-    assert answer.text == "About 1.500 troops arrived [1]."
+    assert answer.text == "About 1,500 troops arrived [1]."
     assert [c.chunk_id for c in answer.citations] == ["c2"]
 
 
@@ -173,10 +173,19 @@ def test_finalize_refusals_become_not_found_in_question_language(raw):
     assert (answer.text, answer.citations, answer.found) == (NOT_FOUND_MESSAGES["id"], (), False)
 
 
-@pytest.mark.parametrize("written", ["1, 500", "1,500", "1500"])
-def test_finalize_writes_numbers_as_the_cited_passage_does(written):
-    answer = finalize(f"About {written} troops arrived [3].", "How many troops arrived?", SNIPPETS, "en")
-    assert answer.text == "About 1.500 troops arrived [1]."
+@pytest.mark.parametrize(
+    "written, language, shown",
+    [
+        ("1, 500", "en", "About 1,500 troops arrived [1]."),
+        ("1,500", "en", "About 1,500 troops arrived [1]."),
+        ("1500", "en", "About 1,500 troops arrived [1]."),
+        ("1500", "id", "About 1.500 troops arrived [1]."),
+    ],
+)
+def test_finalize_writes_numbers_as_the_passage_does_in_the_answers_language(written, language, shown):
+    """The passage's digits ("1.500"), in the forms of the answer's language (1,500 in English)."""
+    answer = finalize(f"About {written} troops arrived [3].", "How many troops arrived?", SNIPPETS, language)
+    assert answer.text == shown
 
 
 @pytest.mark.parametrize(

@@ -286,3 +286,60 @@ def test_article_path_is_absolute_but_not_resolved_through_a_link(tmp_path):
     write(tmp_path, "sub/asli.txt", "Teks berita.")
     (tmp_path / "tautan.txt").symlink_to(tmp_path / "sub" / "asli.txt")
     assert load_file(tmp_path / "tautan.txt").articles[0].path == str(tmp_path / "tautan.txt")
+
+
+@pytest.mark.parametrize(
+    ("lede", "title", "place", "source"),
+    [
+        (
+            "Bandung, Kompas - Pemerintah provinsi Jawa Barat menaikkan upah minimum 6,5 persen. "
+            "Kenaikan itu diumumkan pada Senin pagi.",
+            "Pemerintah provinsi Jawa Barat menaikkan upah minimum 6,5 persen.",
+            "Bandung",
+            "Kompas",
+        ),
+        (
+            "JAKARTA, KOMPAS.com — Presiden melantik tiga menteri baru di Istana Negara. "
+            "Pelantikan berlangsung pada pagi hari.",
+            "Presiden melantik tiga menteri baru di Istana Negara.",
+            "Jakarta",
+            "KOMPAS.com",
+        ),
+        (
+            "Jakarta (ANTARA) - Bank Indonesia mempertahankan suku bunga acuan di level 6 persen. "
+            "Keputusan itu diambil dalam rapat kemarin.",
+            "Bank Indonesia mempertahankan suku bunga acuan di level 6 persen.",
+            "Jakarta",
+            "ANTARA",
+        ),
+    ],
+    ids=["comma-hyphen", "comma-em-dash", "agency-in-parentheses"],
+)
+def test_title_from_text_is_the_first_sentence_without_its_dateline(tmp_path, lede, title, place, source):
+    (article,) = load_file(write(tmp_path, "berita.txt", lede)).articles
+    assert (article.title, article.place, article.source) == (title, place, source)
+
+
+def test_title_from_text_keeps_a_first_sentence_with_a_hyphenated_word(tmp_path):
+    # "Warga Cianjur, termasuk anak-" fits the dateline pattern; neither is it cut off nor
+    # is the whole sentence skipped for it.
+    lede = "Warga Cianjur, termasuk anak-anak, mengungsi ke tenda darurat. Hujan turun sepanjang malam itu."
+    (article,) = load_file(write(tmp_path, "berita.txt", lede)).articles
+    assert article.title == "Warga Cianjur, termasuk anak-anak, mengungsi ke tenda darurat."
+
+
+def test_title_from_text_after_a_dateline_keeps_the_length_rules(tmp_path):
+    short_first = (
+        "Jakarta (ANTARA) - Harga naik. Bank Indonesia mempertahankan suku bunga acuan di level 6 persen."
+    )
+    (article,) = load_file(write(tmp_path, "a.txt", short_first)).articles
+    assert article.title == "Bank Indonesia mempertahankan suku bunga acuan di level 6 persen."
+    long_first = (
+        "Jakarta (ANTARA) - Bank Indonesia mempertahankan suku bunga acuan di level 6 persen dan "
+        "menyatakan bahwa inflasi tetap terkendali di dalam kisaran sasaran tahun ini dan tahun depan."
+    )
+    (article,) = load_file(write(tmp_path, "b.txt", long_first)).articles
+    assert article.title == (
+        "Bank Indonesia mempertahankan suku bunga acuan di level 6 persen dan menyatakan bahwa inflasi "
+        "tetap terkendali di…"
+    )

@@ -235,11 +235,13 @@ def test_bot_streams_tokens_then_the_checked_answer(bot):
     assert isinstance(answer, Answer)
     assert answer.text == "BI Rate diturunkan menjadi 4,75% [1]."
     assert answer.citations[0].article_id == "trust-bi-rate"
+    assert "".join(e.text for e in events[:-1]) == answer.text
     assert list(answer.timings) == [
         "retrieval_s",
         "selection_s",
         "first_token_s",
         "generation_s",
+        "first_shown_s",
         "check_s",
         "total_s",
     ]
@@ -276,3 +278,91 @@ def test_bot_says_what_the_corpus_covers(bot):
     )
     assert summary.sources == ("test fixture (written for the regression guard)",)
     assert summary.generation == bot.generation() >= 1
+
+
+# --- what streams is what stays -------------------------------------------------------------
+
+THREE = (
+    "BI Rate diturunkan menjadi 4,75% [{n}]. Inflasi tahun ini mencapai 9% [{n}]. "
+    "BI Rate diturunkan sebesar 25 basis poin [{n}]."
+)
+
+
+class CountingScript(ScriptedChat):
+    """A scripted model that counts the pieces it has streamed so far."""
+
+    streamed: list[str] = []
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        for chunk in super()._stream(messages, stop, run_manager, **kwargs):
+            self.streamed.append(str(chunk.message.content))
+            yield chunk
+
+
+@pytest.fixture
+def three_sentence_bot(bot):
+    llm = CountingScript(script={BI_RATE: ("menjadi 4,75%", THREE)}, streamed=[])
+    original = bot.llm
+    bot.llm = llm
+    yield bot, llm
+    bot.llm = original
+
+
+def test_stream_shows_each_sentence_once_checked_and_never_takes_it_back(three_sentence_bot):
+    bot, llm = three_sentence_bot
+    shown, seen_at = [], []
+    for event in bot.stream(BI_RATE):
+        if isinstance(event, Token):
+            shown.append(event.text)
+            seen_at.append(len(llm.streamed))
+        else:
+            answer = event
+    # The unsupported 9% (the article was published in September, 2025-09-17) is dropped
+    # before anything after it is shown; what was shown stays.
+    assert shown == [
+        "BI Rate diturunkan menjadi 4,75% [1].",
+        " BI Rate diturunkan sebesar 25 basis poin [1].",
+    ]
+    assert "".join(shown) == answer.text
+    # The first sentence was shown while the model was still writing.
+    assert seen_at[0] < len(llm.streamed)
+
+
+def test_stream_of_a_refusal_shows_only_the_refusal(bot):
+    events = list(bot.stream("Siapa pemenang Piala Dunia 2022?"))
+    tokens = [e.text for e in events if isinstance(e, Token)]
+    assert tokens == [NOT_FOUND_MESSAGES["id"]]
+    assert events[-1].text == NOT_FOUND_MESSAGES["id"]
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ["BI Rate turun menjadi 4,75% [1]. Rapat berikutnya digelar pada 28-29 Oktober 2025 [2]."],
+        list("BI Rate turun menjadi 4,75% [1]. Rapat berikutnya digelar pada 28-29 Oktober 2025 [2]."),
+        ["BI Rate turun menjadi 4,75%. [1", "] [2] Rapat berikutnya digelar pada 28-29 Oktober 2025."],
+        ["BI Rate turun menjadi 4,75% [1]. Data ", "tidak disebutkan dalam teks."],
+    ],
+)
+def test_checked_stream_fed_in_any_pieces_decides_as_the_whole_text(bot, pieces):
+    snippets = [_article_snippet("Rapat Dewan Gubernur"), _article_snippet("Pasar kini menanti")]
+    checker = AnswerChecker(bot.embedder.encode_passages, bot.settings)
+    stream = checker.begin(BI_RATE, snippets, "id", news=False)
+    shown = [text for piece in pieces for text in stream.feed(piece)]
+    rest, answer = stream.close()
+    whole = checker.check("".join(pieces), BI_RATE, snippets, "id", news=False)
+    assert "".join(shown + rest) == answer.text == whole.text
+    assert answer.citations == whole.citations
+
+
+def _article_snippet(starts: str) -> Snippet:
+    """The sentence of the BI Rate article starting with ``starts``, as a snippet."""
+    import json
+
+    rows = [json.loads(line) for line in ARTICLES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    row = next(r for r in rows if r["id"] == "trust-bi-rate")
+    text = row["text"]
+    passage = Passage(
+        "trust-bi-rate:0", text, row["id"], row["title"], "", "", row["published"], 0, 0, len(text)
+    )
+    return _snippet(passage, starts)

@@ -50,14 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--since", type=date.fromisoformat, help="published on or after YYYY-MM-DD")
     ask.add_argument("--until", type=date.fromisoformat, help="published on or before YYYY-MM-DD")
 
-    ev = sub.add_parser("eval", help="measure retrieval, answers, abstention and citations on a QA set")
+    ev = sub.add_parser(
+        "eval",
+        help="measure retrieval, answers, abstention and citations on a QA set, "
+        "or report the chat's thumbs up/down (--feedback)",
+    )
+    # --corpus and --qa are required unless --feedback is given; _eval checks that, with
+    # argparse's own message, as argparse cannot make one option depend on another.
+    ev.set_defaults(eval_parser=ev)
     ev.add_argument(
         "--corpus",
-        required=True,
         action="append",
         help="corpus JSONL or folder (repeatable; all go into one store of their own)",
     )
-    ev.add_argument("--qa", required=True, help="QA JSONL: question, answers, doc_id[, answerable, split]")
+    ev.add_argument("--qa", help="QA JSONL: question, answers, doc_id[, answerable, split]")
+    ev.add_argument(
+        "--feedback",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="instead of a QA set, report the ratings given in the chat "
+        "(default PATH: feedback.jsonl in the store folder)",
+    )
     ev.add_argument("--split", default="valid", help="which split to ask ('all' for every one)")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--retrieval-only", action="store_true", help="skip the LLM: retrieval figures only")
@@ -193,6 +207,40 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.feedback is not None:
+        if args.corpus or args.qa:
+            args.eval_parser.error("--feedback reads the chat's ratings only: leave out --corpus and --qa")
+        return _eval_feedback(args, settings)
+    missing = [flag for flag, value in (("--corpus", args.corpus), ("--qa", args.qa)) if value is None]
+    if missing:
+        args.eval_parser.error(f"the following arguments are required: {', '.join(missing)}")
+    return _eval_qa(args, settings)
+
+
+def _eval_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot.feedback import FEEDBACK_FILE, feedback_report, load_feedback, render_report
+
+    path = Path(args.feedback) if args.feedback else Path(settings.store_dir) / FEEDBACK_FILE
+    if not path.exists():
+        print(
+            f"qa-bot: no feedback at {path}: it is written when readers rate answers with the "
+            "thumbs up/down in the chat (qa-bot serve)",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        records, problems = load_feedback(path)
+    except OSError as exc:
+        print(f"qa-bot: cannot read the feedback at {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(render_report(feedback_report(records)))
+    # A bad line costs that line only; saying which keeps the file mendable by hand.
+    for problem in problems:
+        print(f"qa-bot: {path}: skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def _eval_qa(args: argparse.Namespace, settings: Settings) -> int:
     import hashlib
     import time
 

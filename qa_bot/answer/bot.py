@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from qa_bot.answer.cache import AnswerCache
-from qa_bot.answer.check.finalize import AnswerChecker, not_found
+from qa_bot.answer.check.finalize import AnswerChecker, CheckedStream, not_found
 from qa_bot.answer.condense import needs_rewrite
 from qa_bot.answer.generate import AnswerWriter, Draft
 from qa_bot.answer.plan import QueryPlan, QueryPlanner, question_problem
@@ -137,12 +137,33 @@ class QABot:
         k: int | None = None,
         history: Sequence[tuple[str, str]] = (),
     ) -> Iterator[Token | Rewritten | Answer]:
-        """Yield :class:`Token` s while the model writes, then the checked :class:`Answer`.
+        """Yield :class:`Token` s as the answer is written and checked, then the :class:`Answer`.
 
-        With a ``history`` of (question, answer) pairs, a follow-up that refers back into the
-        conversation is first rewritten into a standalone question (yielded as
-        :class:`Rewritten`), which is what gets retrieved and answered.
+        What streams is what stays: each Token holds sentences the citation check has passed,
+        in their final form and numbering, and the Tokens joined are the answer's text (the
+        "not in the corpus" text too). With a ``history`` of (question, answer) pairs, a
+        follow-up that refers back into the conversation is first rewritten into a standalone
+        question (yielded as :class:`Rewritten`), which is what gets retrieved and answered.
         """
+        shown = ""
+        for event in self._cached_or_answered(question, filters, k, history):
+            if isinstance(event, Token):
+                shown += event.text
+            elif isinstance(event, Answer):
+                # The rest of the text: notes on the question's time, or the refusal.
+                if not event.text.startswith(shown):
+                    raise AssertionError(f"streamed {shown!r}, answered {event.text!r}")
+                if event.text[len(shown) :]:
+                    yield Token(event.text[len(shown) :])
+            yield event
+
+    def _cached_or_answered(
+        self,
+        question: str,
+        filters: SearchFilters | None,
+        k: int | None,
+        history: Sequence[tuple[str, str]],
+    ) -> Iterator[Token | Rewritten | Answer]:
         key = self._cache_key(question, filters, k, history)
         if key is None:
             yield from self._stream(question, filters, k, history)
@@ -268,14 +289,35 @@ class QABot:
             yield self._refused(plan, found.passages, timings, started)
             return
         lap = time.perf_counter()
-        draft = yield from self.writer.write(plan, snippets, started)
+        checking = self.checker.begin(plan.search, snippets, language, plan.news)
+        draft = yield from self._checked(
+            self.writer.write(plan, snippets, started), checking, timings, started
+        )
         if draft.first_token_s is not None:
             timings["first_token_s"] = draft.first_token_s
         timings["generation_s"] = time.perf_counter() - lap
-        lap = time.perf_counter()
-        answer = self.checker.check(draft.text, plan.search, snippets, language, plan.news)
-        timings["check_s"] = time.perf_counter() - lap
+        shown, answer = checking.close()
+        yield from self._pieces(shown, timings, started)
+        timings["check_s"] = checking.seconds
         yield self._finished(answer, plan, found, draft, timings, started)
+
+    def _checked(
+        self, pieces: Generator[Token, None, Draft], checking: CheckedStream, timings: dict, started: float
+    ) -> Generator[Token, None, Draft]:
+        """The model's pieces fed to the check; yields what the check lets through, as soon
+        as it does: what streams is what stays."""
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                return end.value
+            yield from self._pieces(checking.feed(piece.text), timings, started)
+
+    @staticmethod
+    def _pieces(shown: list[str], timings: dict[str, float], started: float) -> Iterator[Token]:
+        for text in shown:
+            timings.setdefault("first_shown_s", time.perf_counter() - started)
+            yield Token(text)
 
     def _finished(
         self,

@@ -121,6 +121,22 @@ def numbers_in(text: str, with_parts: bool = False) -> set[str]:
     return found
 
 
+_PERCENT_OR_MONEY = re.compile(
+    r"(?:(?:Rp|US\$|\$|€|£)\s?(?P<amount>[\d.,]*\d)|(?P<share>[\d.,]*\d)\s?(?:%|persen\b|percent\b))",
+    re.IGNORECASE,
+)
+
+
+def quantities_in(text: str) -> set[str]:
+    """Canonical numbers written as a percentage or an amount of money.
+
+    Example:
+        >>> sorted(quantities_in("naik 9% menjadi Rp13.500, pada 30/10"))
+        ['13500', '9']
+    """
+    return {canonical_number(m.group("amount") or m.group("share")) for m in _PERCENT_OR_MONEY.finditer(text)}
+
+
 def _fold(token: str) -> str:
     """Accents dropped, and f and v read as p: Indonesian spells one word several ways
     ("propinsi" / "provinsi", "aktip" / "aktif")."""
@@ -163,13 +179,16 @@ def supports(sentence: str, passage: str, question: str = "", context: str = "")
     """Whether ``passage`` backs the claim in ``sentence`` (an answer to ``question``).
 
     Rules: every number the sentence states must appear in the passage (or the question,
-    or ``context`` such as the publication date); and something the sentence adds beyond
-    the question (a word or a number) must be found in the passage.
+    or ``context`` such as the publication date, which backs the day, month and year of a
+    date written relative to it, never a percentage or an amount of money); and something
+    the sentence adds beyond the question (a word or a number) must be found in the passage.
 
     Example:
         >>> supports("Pertemuan pada Rabu (30/10) pukul 15.00.", "pada Rabu (30/10) setelah pukul 15.00")
         True
         >>> supports("The capital is Paris.", "Rutte mengatakan NATO siap.", "What is the capital of France?")
+        False
+        >>> supports("Inflasi mencapai 9% [1].", "inflasi rendah", context="2025-09-17")
         False
     """
     sentence = strip_markers(sentence)
@@ -178,6 +197,8 @@ def supports(sentence: str, passage: str, question: str = "", context: str = "")
     claimed = numbers_in(sentence)
     if not claimed <= passage_numbers | question_numbers | numbers_in(context, with_parts=True):
         return False
+    if not quantities_in(sentence) <= passage_numbers | question_numbers:
+        return False  # "9%" is not backed by a publication date in September
     question_tokens = set(keyword_tokens(question))
     new_tokens = [t for t in keyword_tokens(sentence) if t not in question_tokens]
     passage_tokens = set(keyword_tokens(passage))
