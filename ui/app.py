@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import html
 import logging
-import re
+import queue
+import secrets
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa_bot import Answer, QABot, SearchFilters
-from qa_bot.answer.prompt import NOT_FOUND_TOKEN
 from qa_bot.config import Settings, apply_offline_env
 from qa_bot.models.common import ModelError
-from qa_bot.types import Citation, Rewritten, Token
+from qa_bot.text import detect_language
+from qa_bot.types import CorpusSummary, Rewritten, Token
 
+from . import render
 from .mcp_tool import LOOPBACK
+from .page import CSS, HEAD, i18n, page_options
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -32,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["CSS", "HEAD", "BotHolder", "build_app", "launch", "page_options", "render_answer"]
+
 EXAMPLES = [
     "When does the UN Security Council meet?",
     "Siapa Sekretaris Jenderal NATO?",
@@ -39,14 +46,8 @@ EXAMPLES = [
     "Kapan Putin berkunjung ke Pyongyang?",
 ]
 
-CSS = """
-.qa-cite { font-weight: 600; text-decoration: none; }
-.qa-source { margin: 0.4em 0 0.8em 0; padding-left: 0.6em; border-left: 3px solid #d0d0d0; }
-.qa-source mark { background: #fff3a3; padding: 0 0.1em; }
-.qa-meta { color: #666; font-size: 0.9em; }
-.qa-copies { color: #666; font-size: 0.9em; }
-.qa-rewrite { color: #555; font-style: italic; }
-"""
+# How often the chat redraws "Searching… N s" while it waits for the first checked sentence.
+TICK_S = 0.5
 
 
 class BotHolder:
@@ -94,70 +95,9 @@ class BotHolder:
 
 
 # ---- rendering ------------------------------------------------------------------------------
-def render_answer(answer: Answer, key: str = "a") -> str:
-    """HTML/Markdown for one answer: the text with each [n] linked to its source below, then
-    the sources (title, source, date, url, passage with the supporting sentence marked)."""
-    parts = [_link_markers(html.escape(answer.text), answer, key)]
-    if answer.rewritten:
-        parts.append(f'<div class="qa-rewrite">Searched for: {html.escape(answer.rewritten)}</div>')
-    if answer.citations:
-        parts.append("<b>Sources</b>")
-        for c in answer.citations:
-            title = html.escape(c.title or c.article_id)
-            if c.url:
-                title = (
-                    f'<a href="{html.escape(c.url, quote=True)}" target="_blank" rel="noopener">{title}</a>'
-                )
-            meta = " · ".join(html.escape(x) for x in (c.source, c.published[:10]) if x)
-            before = _clean(c.text[: c.quote_start]).rstrip()
-            quote = _clean(c.text[c.quote_start : c.quote_end]).strip()
-            after = _clean(c.text[c.quote_end :]).lstrip()
-            passage = " ".join(x for x in (before, f"<mark>{quote}</mark>", after) if x)
-            parts.append(
-                f'<div class="qa-source" id="{key}-src-{c.number}"><b>[{c.number}]</b> {title}'
-                + (f' <span class="qa-meta">— {meta}</span>' if meta else "")
-                + f"<br>{passage}{_copies_line(c)}</div>"
-            )
-    return "\n\n".join(parts)
-
-
-def _copies_line(c: Citation) -> str:
-    """ "Same story also in: Warta Nusantara — <title>" for syndicated copies of a source."""
-    if not c.copies:
-        return ""
-    names = []
-    for copy in c.copies:
-        label = html.escape(" — ".join(x for x in (copy.source, copy.title or copy.article_id) if x))
-        if copy.url:
-            label = (
-                f'<a href="{html.escape(copy.url, quote=True)}" target="_blank" rel="noopener">{label}</a>'
-            )
-        names.append(label)
-    return f'<br><span class="qa-copies">Same story also in: {"; ".join(names)}</span>'
-
-
-def _clean(text: str) -> str:
-    return html.escape(" ".join(text.split()))
-
-
-def _link_markers(text: str, answer: Answer, key: str) -> str:
-    cited = {c.number for c in answer.citations}
-
-    def link(m: re.Match) -> str:
-        n = int(m.group(1))
-        if n not in cited:
-            return m.group()
-        return f'<a class="qa-cite" href="#{key}-src-{n}" title="source {n}">[{n}]</a>'
-
-    return re.sub(r"\[(\d+)\]", link, text)
-
-
-def _partial(text: str) -> str:
-    # Hide the refusal token while it streams in; the checked answer replaces it anyway.
-    stripped = text.strip()
-    if stripped and NOT_FOUND_TOKEN.startswith(stripped[: len(NOT_FOUND_TOKEN)]):
-        return "…"
-    return html.escape(text)
+def render_answer(answer: Answer, key: str = "a", summary: CorpusSummary | None = None) -> str:
+    """HTML for one answer (see :func:`ui.render.render_answer`)."""
+    return render.render_answer(answer, key, summary)
 
 
 def history_pairs(history: list) -> list[tuple[str, str]]:
@@ -172,8 +112,7 @@ def history_pairs(history: list) -> list[tuple[str, str]]:
         if role == "user":
             question = content
         elif role == "assistant" and question is not None:
-            first = content.split("\n\n")[0]
-            pairs.append((question, html.unescape(re.sub(r"<[^>]+>", "", first))))
+            pairs.append((question, render.plain_answer(content)))
             question = None
     return pairs
 
@@ -221,6 +160,114 @@ def answer_data(
         raise ValueError(str(exc)) from exc
 
 
+def _label(row: dict) -> str:
+    """An article as the remove list names it: its title and date (its id when untitled)."""
+    return " — ".join(x for x in (row["title"] or row["article_id"], row["published"][:10]) if x)
+
+
+def chat_filters(sources: list[str] | None, date_from: str, date_to: str) -> tuple[SearchFilters | None, str]:
+    """Filters from the chat controls, or a message in Indonesian and English saying what is
+    wrong with a date the user typed."""
+    start, bad_start = render.parse_day(date_from, "from")
+    end, bad_end = render.parse_day(date_to, "to")
+    problems = [p for p in (bad_start, bad_end) if p]
+    if not problems and start and end and start > end:
+        problems.append(render.both("date_order", start=start, end=end).replace(" / ", "\n"))
+    if problems:
+        return None, "\n\n".join(problems)
+    return SearchFilters(tuple(sources or ()), start, end), ""
+
+
+def _events(current: QABot, message: str, filters: SearchFilters, history: list) -> Iterator[object]:
+    """The bot's stream events from a worker thread, with ``None`` every ``TICK_S`` seconds
+    while nothing comes (the chat redraws its elapsed time then)."""
+    events: queue.Queue[tuple[str, object]] = queue.Queue()
+    stop = threading.Event()
+
+    def run() -> None:
+        stream = current.stream(message, filters=filters, history=history_pairs(history))
+        try:
+            for event in stream:
+                if stop.is_set():  # the asker left (or pressed stop): free the model
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+                    break
+                events.put(("event", event))
+        except BaseException as exc:  # re-raised in the chat's thread
+            events.put(("error", exc))
+        finally:
+            events.put(("end", None))
+
+    threading.Thread(target=run, name="qa-answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, item = events.get(timeout=TICK_S)
+            except queue.Empty:
+                yield None
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                assert isinstance(item, BaseException)
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _write_feedback(store_dir: Path, *, rating: str, answer: dict, comment: str, generation: int) -> None:
+    try:
+        from qa_bot.feedback import record_feedback  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # the library's module is not there yet: the same line, written here
+        import json
+
+        Path(store_dir).mkdir(parents=True, exist_ok=True)
+        line = {"rating": rating, "comment": comment, "generation": generation, "answer": answer}
+        with open(Path(store_dir) / "feedback.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+        return
+    record_feedback(store_dir, rating=rating, answer=answer, comment=comment, generation=generation)
+
+
+class AnswerLog:
+    """The answers shown, by their key in the rendered message (feedback finds them by it)."""
+
+    def __init__(self, keep: int = 2000) -> None:
+        self._items: OrderedDict[str, tuple[dict, int]] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def new_key(self) -> str:
+        return "qa" + secrets.token_hex(5)
+
+    def put(self, key: str, answer: dict, generation: int) -> None:
+        with self._lock:
+            self._items[key] = (answer, generation)
+            while len(self._items) > self._keep:
+                self._items.popitem(last=False)
+
+    def get(self, key: str | None) -> tuple[dict, int] | None:
+        with self._lock:
+            return self._items.get(key or "")
+
+
+def record_like(
+    store_dir: Path, answers: AnswerLog, message: object, liked: object, comment: str = ""
+) -> dict | None:
+    """Store a thumbs up/down on the rendered ``message``; returns what was recorded (None when
+    the message is not a known answer, e.g. a plain message or one from before a restart)."""
+    key = render.answer_key(message)
+    found = answers.get(key)
+    if found is None:
+        return None
+    answer, generation = found
+    rating = "up" if liked is True or liked == "up" else "down"
+    _write_feedback(store_dir, rating=rating, answer=answer, comment=comment, generation=generation)
+    return {"key": key, "rating": rating}
+
+
 # ---- the app --------------------------------------------------------------------------------
 def build_app(
     settings: Settings,
@@ -231,8 +278,8 @@ def build_app(
     """The Gradio Blocks app. ``bot`` is injected in tests; otherwise it loads in the background
     (in ``holder`` when given, which the MCP tool shares).
 
-    Endpoints for ``gradio_client``: ``/chat`` (streams Markdown) and ``/ask`` (the checked
-    answer with its citations as data).
+    Endpoints for ``gradio_client``: ``/chat`` (streams HTML) and ``/ask`` (the checked
+    answer with its citations as data). Launch it with :func:`ui.page.page_options`.
     """
     import gradio as gr
 
@@ -243,27 +290,33 @@ def build_app(
     holder = holder or BotHolder(settings, bot)
     holder.start()
     corpus = Path(corpus_dir or settings.corpus_dir)
-    counter = {"n": 0}
-    lock = threading.Lock()
+    answers = AnswerLog()
+    limit = int(getattr(settings, "max_question_chars", 2000) or 2000)
+    t = i18n()
 
-    def next_key() -> str:
-        with lock:
-            counter["n"] += 1
-            return f"a{counter['n']}"
+    def summary_now() -> CorpusSummary | None:
+        try:
+            return holder.get(timeout=0).summary()
+        except Exception:  # not loaded yet, or the store cannot be read: no coverage line
+            return None
 
     def chat(message: str, history: list, sources: list[str], date_from: str, date_to: str) -> Iterator[str]:
-        if not (message or "").strip():
-            yield "Please type a question. / Silakan ketik pertanyaan."
+        message = message or ""
+        language = detect_language(message) if message.strip() else "id"
+        if not message.strip():
+            yield render.both("empty_question")
             return
-        try:
-            filters = parse_filters(sources, date_from, date_to)
-        except ValueError as exc:
-            yield str(exc)
+        if len(message) > limit:
+            yield render.msg(language, "too_long", n=len(message), limit=limit)
+            return
+        filters, problem = chat_filters(sources, date_from, date_to)
+        if filters is None:
+            yield html.escape(problem).replace("\n", "<br>")
             return
         try:
             current = holder.get(timeout=0)
         except TimeoutError:
-            yield "Loading the models (the first start takes up to a minute)…"
+            yield render.msg(language, "loading")
             try:
                 current = holder.get(timeout=600)
             except (TimeoutError, RuntimeError) as exc:
@@ -273,27 +326,38 @@ def build_app(
             yield str(exc)
             return
         if current.is_empty():
-            yield "The corpus is empty: add articles in the Corpus tab, then ask again."
+            yield render.msg(language, "empty_corpus")
             return
-        yield "Searching…"
+        started = time.monotonic()
+        yield render.progress_html(0, language)
         partial = ""
         rewritten = ""
         try:
-            for event in current.stream(message, filters=filters, history=history_pairs(history)):
-                if isinstance(event, Rewritten):
-                    rewritten = f'<div class="qa-rewrite">Searching for: {html.escape(event.text)}</div>\n\n'
-                    yield rewritten + "…"
+            for event in _events(current, message, filters, history):
+                if event is None or isinstance(event, Rewritten):
+                    if isinstance(event, Rewritten):
+                        rewritten = event.text
+                    if partial:
+                        continue
+                    yield render.progress_html(time.monotonic() - started, language, rewritten)
                 elif isinstance(event, Token):
                     partial += event.text
-                    yield rewritten + _partial(partial)
-                else:
-                    yield render_answer(event, next_key())
+                    yield render.partial_html(partial, language, rewritten)
+                elif isinstance(event, Answer):
+                    key = answers.new_key()
+                    try:
+                        generation = current.generation()
+                    except Exception:
+                        generation = -1
+                    answers.put(key, event.to_dict(), generation)
+                    summary = None if event.found else summary_now()
+                    yield render.render_answer(event, key, summary)
         except ModelError as exc:  # the model crashed or failed: its message says what to do
             log.error("answering failed: %s", exc)
             yield html.escape(str(exc))
         except Exception as exc:  # the user sees a message; the log keeps the trace
             log.exception("answering failed")
-            yield f"Something went wrong while answering ({type(exc).__name__}: {exc}). Please try again."
+            yield html.escape(render.msg(language, "failed", error=f"{type(exc).__name__}: {exc}"))
 
     def ask(question: str, sources: list[str] | None = None, date_from: str = "", date_to: str = "") -> dict:
         """The checked answer to ``question`` with its citations, as data."""
@@ -307,18 +371,21 @@ def build_app(
             rows = holder.get(timeout=0).articles()
         except (TimeoutError, RuntimeError):
             return [], []
-        table = [[r["article_id"], r["title"], r["source"], r["published"][:10], r["chunks"]] for r in rows]
+        table = [[r["title"], r["source"], r["published"][:10], r["chunks"], r["article_id"]] for r in rows]
         return table, rows
 
     def refresh():
         table, rows = article_rows()
-        ids = [r["article_id"] for r in rows]
+        choices = [(_label(r), r["article_id"]) for r in rows]
         sources = sorted({r["source"] for r in rows if r["source"]})
         return (
             table,
-            gr.update(choices=ids, value=None),
+            gr.update(choices=choices, value=None),
             gr.update(choices=sources),
         )
+
+    def coverage() -> str:
+        return render.coverage_html(summary_now())
 
     ingest_lock = threading.Lock()
 
@@ -333,7 +400,7 @@ def build_app(
                 progress=on_progress,
             )
 
-    def reingest(files, progress=gr.Progress()):  # noqa: B008 (gradio injects progress this way)
+    def reingest(files, title=None, source=None, published=None, progress=gr.Progress()):  # noqa: B008 (gradio injects progress this way)
         try:
             current = holder.get(timeout=600)
         except (TimeoutError, RuntimeError) as exc:
@@ -342,8 +409,13 @@ def build_app(
         if files:
             paths = [f if isinstance(f, str) else f.name for f in files]
             names = [Path(p).name for p in paths]
+            day, problem = render.parse_day(published, "from")
+            if problem:
+                return (problem.replace("'from' ", "").replace("awal ", ""), *refresh())
+            meta = {"title": (title or "").strip(), "source": (source or "").strip()}
+            meta["published"] = day.isoformat() if day else ""
             try:
-                saved = save_uploads(paths, names, corpus)
+                saved = save_uploads(paths, names, corpus, meta={k: v for k, v in meta.items() if v})
             except CorpusError as exc:
                 return (f"Upload refused: {exc}", *refresh())
             lines.append("Added to the corpus: " + ", ".join(saved))
@@ -359,6 +431,12 @@ def build_app(
             return (f"Ingest failed ({type(exc).__name__}: {exc})", *refresh())
         lines.append(report.render())
         return ("\n".join(lines), *refresh())
+
+    def after_ingest(report: str) -> tuple[Any, ...]:
+        # The upload form is emptied once its files are in the corpus.
+        if report.startswith("Added to the corpus"):
+            return None, "", "", "", coverage()
+        return gr.update(), gr.update(), gr.update(), gr.update(), coverage()
 
     def remove(article_id: str) -> tuple[Any, ...]:
         if not article_id:
@@ -377,50 +455,114 @@ def build_app(
             return (f"{done}\nIngest failed ({type(exc).__name__}: {exc})", *refresh())
         return (f"{done}\n{report.render()}", *refresh())
 
+    def on_like(data: gr.LikeData) -> tuple[Any, ...]:
+        recorded = record_like(Path(settings.store_dir), answers, data.value, data.liked)
+        if recorded is None:
+            log.info("feedback on a message that is not a known answer: %.200r", data.value)
+            return None, gr.update(visible=False)
+        return recorded, gr.update(visible=True)
+
+    # gradio finds the LikeData parameter by its annotation, which must be the class itself
+    # (this module's annotations are strings, and ``gr`` is imported here, not globally).
+    on_like.__annotations__["data"] = gr.LikeData
+
+    def on_comment(pending: dict | None, comment: str) -> tuple[Any, ...]:
+        if pending and (comment or "").strip():
+            found = answers.get(pending.get("key"))
+            if found is not None:
+                _write_feedback(
+                    Path(settings.store_dir),
+                    rating=pending["rating"],
+                    answer=found[0],
+                    comment=comment.strip(),
+                    generation=found[1],
+                )
+        return None, "", gr.update(visible=False)
+
     with gr.Blocks(title="Tanya Berita — news QA") as app:
-        gr.Markdown(
-            "## Tanya Berita\nAsk about the news in Indonesian or English. Every answer cites the "
-            "sentence it rests on; when the news does not say, the bot says so."
-        )
-        with gr.Tab("Chat"):
-            with gr.Accordion("Filters", open=False):
+        gr.Markdown(t("intro"))
+        with gr.Tab(t("chat_tab"), id="chat"):
+            coverage_box = gr.HTML(render.coverage_html(None), elem_id="qa-coverage")
+            with gr.Accordion(t("filters"), open=False):
                 with gr.Row():
                     source_filter = gr.Dropdown(
-                        label="Sources", choices=[], multiselect=True, allow_custom_value=True
+                        label=t("sources"), choices=[], multiselect=True, allow_custom_value=True
                     )
-                    date_from = gr.Textbox(label="Published from (YYYY-MM-DD)", max_lines=1)
-                    date_to = gr.Textbox(label="Published to (YYYY-MM-DD)", max_lines=1)
+                    date_from = gr.Textbox(label=t("date_from"), max_lines=1, placeholder="2024-10-29")
+                    date_to = gr.Textbox(label=t("date_to"), max_lines=1, placeholder="2024-10-31")
+            chatbot = gr.Chatbot(height=560, label="Tanya Berita", show_label=False, elem_id="qa-chat")
             gr.ChatInterface(
                 chat,
-                chatbot=gr.Chatbot(height=560, label="Tanya Berita"),
+                chatbot=chatbot,
+                textbox=gr.Textbox(
+                    placeholder=t("placeholder"),
+                    show_label=False,
+                    max_length=limit,
+                    max_lines=6,
+                    elem_id="qa-question",
+                    submit_btn=True,
+                    stop_btn=True,
+                    scale=7,
+                    autofocus=True,
+                ),
                 additional_inputs=[source_filter, date_from, date_to],
                 # None for the filters: the examples then show as buttons on the empty chat.
                 examples=[[q, None, None, None] for q in EXAMPLES],
                 api_name="chat",
                 fill_height=False,
+                save_history=True,
             )
-        with gr.Tab("Corpus"):
-            gr.Markdown(
-                f"Articles live in `{html.escape(str(corpus))}`. Add .txt, .md, .jsonl or .html files."
+            gr.HTML(
+                f'<div id="qa-counter" class="qa-counter" data-limit="{limit}">'
+                f"{render.counter_text(0, limit)}</div>"
+            )
+            pending = gr.State(None)
+            with gr.Row(visible=False, elem_id="qa-feedback") as feedback_row:
+                comment_box = gr.Textbox(label=t("comment"), max_lines=3, scale=4)
+                comment_button = gr.Button(t("send_comment"), variant="secondary", scale=1)
+        with gr.Tab(t("corpus_tab"), id="corpus"):
+            folder = html.escape(str(corpus))
+            gr.HTML(
+                f'<p><span class="qa-id">Artikel disimpan di <code>{folder}</code>. Tambahkan berkas '
+                f'.txt, .md atau .jsonl.</span><span class="qa-en">Articles live in <code>{folder}</code>. '
+                "Add .txt, .md or .jsonl files.</span></p>"
             )
             uploads = gr.File(
-                label="Add articles",
+                label=t("add_articles"),
                 file_count="multiple",
                 file_types=[".txt", ".md", ".jsonl"],
                 elem_id="qa-uploads",
             )
-            ingest_button = gr.Button("Add and re-ingest", variant="primary")
-            report_box = gr.Textbox(label="Ingest report", lines=6, interactive=False)
+            with gr.Row():
+                meta_title = gr.Textbox(label=t("meta_title"), max_lines=1, elem_id="qa-meta-title")
+                meta_source = gr.Textbox(label=t("meta_source"), max_lines=1, elem_id="qa-meta-source")
+                meta_published = gr.Textbox(
+                    label=t("meta_published"),
+                    max_lines=1,
+                    placeholder="2024-10-29",
+                    elem_id="qa-meta-published",
+                )
+            ingest_button = gr.Button(t("ingest"), variant="primary")
+            report_box = gr.Textbox(label=t("report"), lines=6, interactive=False, elem_id="qa-report")
             articles = gr.Dataframe(
-                headers=["id", "title", "source", "published", "chunks"],
+                headers=["title", "outlet", "published", "chunks", "id"],
                 interactive=False,
                 wrap=True,
-                column_widths=["22%", "44%", "14%", "12%", "8%"],
+                column_widths=["46%", "14%", "12%", "8%", "20%"],
+                elem_id="qa-articles",
             )
             with gr.Row():
                 # Choices arrive with the page; custom values let API callers name any id.
-                remove_choice = gr.Dropdown(label="Article to remove", choices=[], allow_custom_value=True)
-                remove_button = gr.Button("Remove article", variant="stop")
+                remove_choice = gr.Dropdown(
+                    label=t("remove_choice"), choices=[], allow_custom_value=True, elem_id="qa-remove-choice"
+                )
+                remove_button = gr.Button(t("remove"), variant="secondary", size="sm", elem_id="qa-remove")
+            with gr.Row(visible=False, elem_id="qa-remove-confirm") as confirm_row:
+                gr.Markdown(t("confirm_text"))
+                confirm_button = gr.Button(
+                    t("confirm_remove"), variant="stop", size="sm", elem_id="qa-remove-yes"
+                )
+                cancel_button = gr.Button(t("cancel"), variant="secondary", size="sm")
         with gr.Row(visible=False):
             api_question = gr.Textbox()
             api_sources = gr.Dropdown(multiselect=True, choices=[], allow_custom_value=True)
@@ -431,12 +573,22 @@ def build_app(
         outputs = [articles, remove_choice, source_filter]
         # One progress bar, on the report, instead of one over every output.
         ingest_button.click(
-            reingest, uploads, [report_box, *outputs], api_name="reingest", show_progress_on=[report_box]
-        )
-        remove_button.click(
+            reingest,
+            [uploads, meta_title, meta_source, meta_published],
+            [report_box, *outputs],
+            api_name="reingest",
+            show_progress_on=[report_box],
+        ).then(after_ingest, report_box, [uploads, meta_title, meta_source, meta_published, coverage_box])
+        remove_button.click(lambda: gr.update(visible=True), None, confirm_row, api_visibility="private")
+        cancel_button.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private")
+        confirm_button.click(
             remove, remove_choice, [report_box, *outputs], api_name="remove", show_progress_on=[report_box]
+        ).then(lambda: (gr.update(visible=False), coverage()), None, [confirm_row, coverage_box])
+        chatbot.like(on_like, None, [pending, feedback_row], api_visibility="private")
+        comment_button.click(
+            on_comment, [pending, comment_box], [pending, comment_box, feedback_row], api_visibility="private"
         )
-        app.load(refresh, None, outputs)
+        app.load(refresh, None, outputs).then(coverage, None, coverage_box)
     return app
 
 
@@ -483,7 +635,7 @@ def serve_options(settings: Settings, host: str | None = None) -> dict:
         "server_name": host,
         "auth": auth,
         "show_error": False,
-        "css": CSS,
+        **page_options(),
         "max_file_size": f"{settings.max_upload_mb:g}mb",
         "blocked_paths": [str(Path(settings.store_dir).resolve()), str(Path(settings.cache_dir).resolve())],
     }

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from ingest.article import LoadError
 from ingest.fetch import is_url
-from ingest.loaders import FEED_SUFFIXES, SUPPORTED_SUFFIXES, decode_text, jsonl_record_id
+from ingest.loaders import (
+    FEED_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    decode_text,
+    jsonl_record_id,
+    split_front_matter,
+)
 
 _SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
 
@@ -48,8 +54,13 @@ def safe_name(name: str) -> str:
     return base
 
 
-def save_uploads(paths: list[str], names: list[str], corpus_dir: Path) -> list[str]:
-    """Copy uploaded temp files into the corpus folder under safe names; returns the names."""
+def save_uploads(
+    paths: list[str], names: list[str], corpus_dir: Path, meta: dict[str, str] | None = None
+) -> list[str]:
+    """Copy uploaded temp files into the corpus folder under safe names; returns the names.
+
+    ``meta`` (title, source, published: the upload form's optional fields) is written into
+    each .txt/.md file's front matter, over what the file's own front matter says."""
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     saved = []
@@ -57,9 +68,38 @@ def save_uploads(paths: list[str], names: list[str], corpus_dir: Path) -> list[s
         target = corpus_dir / safe_name(name)
         if target.resolve().parent != corpus_dir.resolve():
             raise CorpusError(f"{name!r} would leave the corpus folder")
-        shutil.copyfile(tmp, target)
+        if meta and target.suffix.lower() in {".txt", ".md"}:
+            try:
+                text = decode_text(Path(tmp).read_bytes()).text
+                target.write_text(with_front_matter(text, meta), encoding="utf-8")
+            except LoadError as exc:
+                raise CorpusError(f"{name!r}: {exc}") from exc
+        else:
+            shutil.copyfile(tmp, target)
         saved.append(target.name)
     return saved
+
+
+def with_front_matter(text: str, meta: dict[str, str]) -> str:
+    """``text`` with ``meta`` in its front matter (the ``---`` YAML block ingest reads),
+    keeping the keys it already has unless ``meta`` gives them.
+
+    Example:
+        >>> print(with_front_matter("Isi berita.", {"title": "Judul: baru", "published": "2024-10-29"}))
+        ---
+        title: 'Judul: baru'
+        published: '2024-10-29'
+        ---
+        Isi berita.
+    """
+    import yaml
+
+    old, body = split_front_matter(text)
+    merged = {**old, **{k: v for k, v in meta.items() if v}}
+    if not merged:
+        return text
+    block = yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=10_000)
+    return f"---\n{block}---\n{body}"
 
 
 def remove_article(article_id: str, path: str, corpus_dir: Path) -> str:
