@@ -218,16 +218,8 @@ def _events(current: QABot, message: str, filters: SearchFilters, history: list)
 
 
 def _write_feedback(store_dir: Path, *, rating: str, answer: dict, comment: str, generation: int) -> None:
-    try:
-        from qa_bot.feedback import record_feedback  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # the library's module is not there yet: the same line, written here
-        import json
+    from qa_bot.feedback import record_feedback
 
-        Path(store_dir).mkdir(parents=True, exist_ok=True)
-        line = {"rating": rating, "comment": comment, "generation": generation, "answer": answer}
-        with open(Path(store_dir) / "feedback.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
-        return
     record_feedback(store_dir, rating=rating, answer=answer, comment=comment, generation=generation)
 
 
