@@ -11,7 +11,7 @@ LLAMA_CPU ?= $(or $(shell cat $(VENV)/qa-bot-llama-cpu 2>/dev/null),auto)
 LLAMA_TAG := $(shell $(PYTHON) -P qa_bot/models/prepare/llama_build.py tag $(LLAMA_CPU) 2>/dev/null || echo unsupported)
 LLAMA_STAMP := $(VENV)/.llama-$(LLAMA_TAG)
 
-.PHONY: setup browser run test test-fast lint format bench eval clean llama
+.PHONY: setup browser run test test-fast lint format bench bench-scale eval clean llama
 DATA ?= ../shared/data
 
 $(BIN)/python:
@@ -71,6 +71,9 @@ bench: setup  ## ours against the plain LangChain setup, side by side (needs ../
 	# Wrong answers shown with a citation, ours and plain, on our real-news set and FacQA /
 	# IDK-MRC valid (about an hour: the plain setup reads whole chunks).
 	$(BIN)/python benchmarks/trust.py --data $(DATA) --limit 100
+
+bench-scale: setup  ## ingest and retrieval cost at 10k-200k synthetic articles (hours; STEPS=1000,5000 for a quick run)
+	$(BIN)/python benchmarks/scale.py --data $(DATA) $(if $(STEPS),--steps $(STEPS))
 
 eval: setup  ## full evaluation on the valid splits (JSON + PNG in eval-results/)
 	$(BIN)/qa-bot eval --corpus $(DATA)/facqa/corpus.jsonl --qa $(DATA)/facqa/qa.jsonl
