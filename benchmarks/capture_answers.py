@@ -52,19 +52,24 @@ def main(argv: list[str] | None = None) -> int:
     bot.warm_up()
 
     seen: list[tuple] = []
-    original = bot.checker.check
+    original = bot.checker.begin
 
-    def capture(raw, question, snippets, language, news):
-        seen.append((raw, question, snippets, language))
-        return original(raw, question, snippets, language, news)
+    def capture(question, snippets, language, news):
+        stream = original(question, snippets, language, news)
+        seen.append((stream, question, snippets, language))
+        return stream
 
-    bot.checker.check = capture  # the check stage sees the model's raw text
+    bot.checker.begin = capture  # the check stage sees the model's raw text
     t0 = time.perf_counter()
     with Path(args.out).open("w", encoding="utf-8") as out:
         for n, item in enumerate(items, start=1):
             seen.clear()
             answer = bot.ask(item.question)
-            raw, search, snippets, language = seen[-1] if seen else ("", item.question, [], answer.language)
+            if seen:
+                stream, search, snippets, language = seen[-1]
+                raw = stream.raw
+            else:  # refused before the model (nothing retrieved)
+                raw, search, snippets, language = "", item.question, [], answer.language
             row = {
                 "item": item.__dict__,
                 "search": search,

@@ -72,23 +72,29 @@ def run_ours(name: str, spec: dict, items, work: Path, llm) -> dict[str, dict]:
     bot = QABot(HybridRetriever.from_settings(store, embedder, settings), llm, settings)
     bot.warm_up()
     unchecked: dict[str, object] = {}
-    check, current = bot.checker.check, {}
+    begin = bot.checker.begin
+    streams: list[tuple] = []
 
-    def check_both(raw, question, snippets, language, news):
-        unchecked[current["id"]] = finalize(raw, question, snippets, language)
-        return check(raw, question, snippets, language, news)
+    def begin_kept(question, snippets, language, news):
+        stream = begin(question, snippets, language, news)
+        streams.append((stream, question, snippets, language))
+        return stream
 
     def progress(result) -> None:
         print(".", end="", file=sys.stderr, flush=True)
 
-    bot.checker.check = check_both  # the check stage, with and without the role check
+    # The check stage keeps each answer's raw text: checked again without the role check.
+    bot.checker.begin = begin_kept
     try:
         results = []
         for item in items:
-            current["id"] = item.id
+            streams.clear()
             results += evaluate(bot, [item], on_item=progress)
+            if streams:
+                stream, question, snippets, language = streams[-1]
+                unchecked[item.id] = finalize(stream.raw, question, snippets, language)
     finally:
-        bot.checker.check = check
+        bot.checker.begin = begin
     print(file=sys.stderr)
     checks = [r.check_s for r in results if r.check_s is not None]
     out = {"ours": _figures(summarise(results).answers, results)}
