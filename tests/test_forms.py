@@ -283,3 +283,17 @@ def test_markers_kept_exactly(language):
     marker = re.compile(r"\[[^\]]*\]")
     for sentence in ALL_SENTENCES:
         assert marker.findall(localize(sentence, language)) == marker.findall(sentence), sentence
+
+
+@pytest.mark.parametrize(
+    ("sentence", "written_as", "expected"),
+    [
+        # As the cited Indonesian passage writes it: one comma is a decimal comma.
+        ("The stimulus costs Rp31,542 triliun [1].", "id", "The stimulus costs Rp31.542 trillion [1]."),
+        ("About 1.500 troops [1].", "id", "About 1,500 troops [1]."),
+        # Not known: "31,542" reads as an English thousands comma and stays.
+        ("The stimulus costs Rp31,542 triliun [1].", None, "The stimulus costs Rp31,542 trillion [1]."),
+    ],
+)
+def test_numbers_written_as_the_indonesian_passage_does(sentence, written_as, expected):
+    assert localize(sentence, "en", written_as) == expected

@@ -27,6 +27,7 @@ from qa_bot.answer.check.forms import localize
 from qa_bot.answer.prompt import NOT_FOUND_MESSAGES, is_refusal
 from qa_bot.answer.select import Snippet
 from qa_bot.config import Settings
+from qa_bot.text import detect_language
 from qa_bot.time.dates import published_day, with_absolute_dates
 from qa_bot.types import Answer, Citation, Passage
 
@@ -208,7 +209,8 @@ class CheckedStream:
             text = add_missing_time(text, source.text, question, self.language)
             text = restore_time_qualifiers(text, source.text, self.language)
             text = with_absolute_dates(text, published_day(source.passage.published), self.language)
-            self._kept.append((localize(text, self.language), text, valid))
+            written_as = detect_language(source.text)  # numbers are now as the passage writes them
+            self._kept.append((localize(text, self.language, written_as), text, valid))
             self._order.extend(i for i in valid if i not in self._order)
         elif not adds_information(text, question):
             self._kept.append((localize(text, self.language), text, []))

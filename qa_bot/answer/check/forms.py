@@ -294,16 +294,19 @@ _CLOCK = re.compile(r"(?:[01]?\d|2[0-3])\.[0-5]\d")
 _SWAP = str.maketrans(".,", ",.")
 
 
-def _english_number(number: str) -> str:
-    """``number`` as English writes it.
+def _english_number(number: str, from_indonesian: bool = False) -> str:
+    """``number`` as English writes it; ``from_indonesian``: it is written as an Indonesian
+    passage writes numbers, so a single comma is a decimal comma ("31,542 triliun").
 
     Example:
         >>> [_english_number(n) for n in ["1.500.000", "1.234,5", "0,5", "3,000", "15.00", "1.2.3"]]
         ['1,500,000', '1,234.5', '0.5', '3,000', '15.00', '1.2.3']
+        >>> _english_number("31,542", from_indonesian=True)
+        '31.542'
     """
     if _ID_THOUSANDS.fullmatch(number) or _ID_MIXED.fullmatch(number):
         return number.translate(_SWAP)
-    if _ONE_COMMA.fullmatch(number) and not _EN_THOUSANDS.fullmatch(number):
+    if _ONE_COMMA.fullmatch(number) and (from_indonesian or not _EN_THOUSANDS.fullmatch(number)):
         return number.replace(",", ".")
     # Dots left now are times ("15.00"), English decimals ("2.5", "4.75") or dates and versions.
     return number
@@ -337,11 +340,11 @@ def _glued(text: str, start: int) -> tuple[bool, bool]:
     return before["currency"] is None, before["currency"] is not None
 
 
-def _to_english_numbers(m: re.Match[str]) -> str:
+def _to_english_numbers(m: re.Match[str], from_indonesian: bool = False) -> str:
     glued, _ = _glued(m.string, m.start())
-    out = m["num"] if glued else _english_number(m["num"])
+    out = m["num"] if glued else _english_number(m["num"], from_indonesian)
     if m["num2"] is not None:
-        out += m["dash"] + _english_number(m["num2"])
+        out += m["dash"] + _english_number(m["num2"], from_indonesian)
     if m["unit"] is not None:
         out += m["gap"] + _UNITS_EN[m["unit"]]
     return out
@@ -371,7 +374,7 @@ def _english_names(text: str, sentence: str) -> str:
     return _NAME_EN.sub(rewrite, text)
 
 
-def localize(sentence: str, language: str) -> str:
+def localize(sentence: str, language: str, written_as: str | None = None) -> str:
     """``sentence`` with its names and numbers in the forms of ``language``.
 
     For "en": Indonesian thousands dots and decimal commas become English ("3.000" -> "3,000",
@@ -391,6 +394,10 @@ def localize(sentence: str, language: str) -> str:
     Args:
         sentence: one answer sentence, citation markers included.
         language: "en" or "id".
+        written_as: the language whose conventions its numbers follow, when known (the
+            citation check writes numbers as the cited passage does): "id" makes a single
+            comma a decimal comma ("Rp31,542 triliun" -> "Rp31.542 trillion"), where alone
+            "31,542" would read as an English thousands comma and be kept.
 
     Returns:
         The rewritten sentence.
@@ -404,7 +411,12 @@ def localize(sentence: str, language: str) -> str:
         'Ukraina 3.000'
     """
     if language == "en":
-        numbers, rewrite_numbers = _NUMBER_EN, _to_english_numbers
+        from_indonesian = written_as == "id"
+        numbers = _NUMBER_EN
+
+        def rewrite_numbers(m: re.Match[str]) -> str:
+            return _to_english_numbers(m, from_indonesian)
+
     elif language == "id":
         numbers, rewrite_numbers = _NUMBER_ID, _to_indonesian_numbers
     else:
