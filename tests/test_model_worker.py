@@ -188,13 +188,15 @@ def busy_since(pid: int, baseline: float) -> bool:
     return cpu_seconds(pid) > baseline + 0.3
 
 
-def idle_cpu(pid: int) -> float:
+def idle_cpu(pid: int, timeout: float = 300) -> float:
     """The worker's CPU time once it has stopped working (after loading and priming)."""
-    while True:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         before = cpu_seconds(pid)
         time.sleep(1.0)
         if cpu_seconds(pid) - before < 0.05:
             return cpu_seconds(pid)
+    raise AssertionError(f"the model worker {pid} kept working for {timeout:.0f} s")
 
 
 def wait_for(condition, timeout: float, what: str):
