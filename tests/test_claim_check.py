@@ -219,8 +219,8 @@ def trust_settings(settings_factory, embedder, tmp_path_factory):
         ),
         (
             "How much does the additional cash assistance stimulus at the end of 2025 cost?",
-            "31,542",
-            ("110,718",),
+            "31.542",  # the passage's "Rp31,542 triliun" as English writes it
+            ("110,718", "110.718"),
         ),
         ("Until when can the old banknotes withdrawn by Bank Indonesia be exchanged?", None, ("28", "29")),
         ("Berapa harga beras medium di Pasar Induk Cipinang?", "13.500", ("Rp1 ",)),
