@@ -63,6 +63,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench import status_kb  # noqa: E402
 from qa_bot.config import apply_offline_env, get_settings  # noqa: E402
 
 apply_offline_env()
@@ -105,15 +106,6 @@ def descendants(pid: int) -> list[int]:
         out.append(c)
         todo.extend(children(c))
     return out
-
-
-def status_kb(pid: int, field: str) -> int:
-    """A ``/proc/<pid>/status`` field in kB (VmHWM: peak memory, VmRSS: now); 0 if gone."""
-    try:
-        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-    except OSError:
-        return 0
-    return int(next((line.split()[1] for line in lines if line.startswith(field + ":")), 0))
 
 
 def own_peak_mb() -> float:
