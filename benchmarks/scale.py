@@ -450,7 +450,7 @@ def child_serve(work: Path, out: Path, questions: list[str]) -> None:
     figures["rss_after_queries_mb"] = round(status_kb(os.getpid(), "VmRSS") / 1024, 1)
     figures["peak_rss_mb"] = own_peak_mb()
     figures["chunks"] = retriever.store.count()
-    figures["keyword_index_chunks"] = len(retriever.keyword_index().ids)
+    figures["keyword_index_chunks"] = retriever.snapshot().chunks
     out.write_text(json.dumps(figures, indent=2))
 
 

@@ -114,7 +114,7 @@ def collect(args) -> None:
         qa_path = Path(qa) if Path(qa).is_absolute() else data / qa
         retriever = retriever_for(data, folder, Path(args.store_dir))
         embedder, store = retriever.embedder, retriever.store
-        index = retriever.keyword_index()
+        index = retriever.snapshot()
         group = {aid: g["group"][0] for aid, g in index.copies.items()}
         position = {cid: i for i, cid in enumerate(index.ids)}
         sentence_vectors: dict[str, np.ndarray] = {}

@@ -25,10 +25,9 @@ from ingest.loaders import SUPPORTED_SUFFIXES, iter_articles, scan
 from ingest.report import IngestReport
 from ingest.web import load_url
 from qa_bot.config import Settings, get_settings
+from qa_bot.corpus.index import CorpusIndex, IndexWrite
 from qa_bot.corpus.store import ArticleState, ChunkStore
 from qa_bot.hostile import detect_planted
-from qa_bot.search.keyword import KeywordIndex, fingerprint, remove_other_indexes
-from qa_bot.search.retrieval import rebuild_keyword_index
 from qa_bot.text import sentence_spans
 
 if TYPE_CHECKING:
@@ -108,53 +107,59 @@ def ingest_path(
         embedder = load_embeddings(settings)
     if store is None:
         store = ChunkStore.from_settings(settings, embedder.name)
-    index_dir = Path(settings.store_dir)
-    with store.ingest_lock(index_dir):
-        index = _write(
-            store,
-            embedder,
-            settings,
+    index = CorpusIndex(store, Path(settings.store_dir))
+    with index.lock():
+        write = index.begin()
+        plan = plan_changes(
             loaded,
+            write.states(),
+            settings,
             scope,
             report,
-            progress,
-            show_progress,
+            leftovers=write.generation.leftovers,
             link_targets=link_targets,
         )
-    # Near-duplicates are found while the index is built (both read every chunk); the
-    # report names the copies among this run's new and changed articles.
+        apply_plan(plan, write, embedder, report, progress, show_progress)
+        write.commit()
+    # Near-duplicates of this run's new and changed articles were found at the commit.
     for article_id in (*report.added, *report.updated):
-        group = index.copies.get(article_id)
-        if group is not None:
-            others = ", ".join(a for a in group["group"] if a != article_id)
+        others = write.copies.get(article_id)
+        if others:
             report.notes.append(
-                (article_id, f"same story as {others}: answers cite one copy and name the rest")
+                (article_id, f"same story as {', '.join(others)}: answers cite one copy and name the rest")
             )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write(
-    store: ChunkStore,
-    embedder: Embedder,
-    settings: Settings,
+@dataclass
+class IngestPlan:
+    """What an ingest will do, decided from the loaded articles and the stored catalog
+    alone (nothing is written or embedded): :func:`apply_plan` carries it out."""
+
+    writes: list[_Planned]
+    # Unchanged articles whose file moved: (article, chunks, fingerprint), provenance only.
+    moves: list[tuple[Article, list[Chunk], str]]
+    removals: list[str]
+    leftovers: frozenset[str]
+
+
+def plan_changes(
     loaded: list[tuple[str | Path, LoadedFile | LoadError]],
+    states: dict[str, ArticleState],
+    settings: Settings,
     scope: Path | None,
     report: IngestReport,
-    progress: ProgressFn | None,
-    show_progress: bool,
     *,
+    leftovers: frozenset[str] = frozenset(),
     link_targets: frozenset[str] = frozenset(),
-) -> KeywordIndex:
-    """Diff, embed and write as one store generation, commit it, clean up; the keyword
-    index of the committed generation is returned. Holds the ingest lock. ``link_targets``
-    are where the links the run did not follow point (see :func:`_remove_missing`)."""
-    index_dir = Path(settings.store_dir)
-    generation = store.begin()
+) -> IngestPlan:
+    """Diff the loaded articles against ``states`` (the committed catalog): the articles to
+    write, to move and to remove; unchanged ones and problems go to ``report``."""
     articles, kept_paths, incremental = _collect(loaded, report, settings.max_article_chars)
-    states = store.article_states()
     articles = _match_by_url(articles, incremental, states, report)
-    plans: list[_Planned] = []
+    writes: list[_Planned] = []
+    moves: list[tuple[Article, list[Chunk], str]] = []
     for article in articles:
         fp = article_hash(article, settings.chunk_max_chars)
         chunks = chunk_article(article, settings.chunk_max_chars, version=fp)
@@ -162,12 +167,31 @@ def _write(
         if state is not None and state.hashes == {fp} and state.chunk_ids == {c.id for c in chunks}:
             report.unchanged.append(article.id)
             if state.path != article.path:
-                # Provenance only (no text, title or date), so rewritten in place.
-                store.update_metadata([c.id for c in chunks], [c.metadata(article, fp) for c in chunks])
+                moves.append((article, chunks, fp))
             continue
         # A crashed run may have written some of these chunks already: they are reused.
-        known = (state.chunk_ids if state else set()) | generation.leftovers
-        plans.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
+        known = (state.chunk_ids if state else set()) | leftovers
+        writes.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
+    removals: list[str] = []
+    if scope is not None:
+        present = {a.id for a in articles}
+        removals = _missing(states, present, scope, kept_paths, report, link_targets)
+    return IngestPlan(writes, moves, removals, leftovers)
+
+
+def apply_plan(
+    plan: IngestPlan,
+    write: IndexWrite,
+    embedder: Embedder,
+    report: IngestReport,
+    progress: ProgressFn | None = None,
+    show_progress: bool = False,
+) -> None:
+    """Carry out ``plan`` in the generation ``write`` (embedding only new text); the caller
+    commits."""
+    plans = plan.writes
+    for planned in plans:
+        article = planned.article
         sentences = [article.text[a:b] for a, b in sentence_spans(article.text)]
         # Regexes and the detector; only the 8.5% of sentences its pre-filter passes are embedded
         # (all of them would cost more than embedding the chunks: benchmarks/injection/README.md).
@@ -180,15 +204,16 @@ def _write(
                     "instructions'): stored and searchable, never shown to the model",
                 )
             )
+    for article, chunks, fp in plan.moves:
+        write.relocate(
+            article.id, article.path, [c.id for c in chunks], [c.metadata(article, fp) for c in chunks]
+        )
 
     # Text that an article already had keeps its vector: only new text is embedded.
     reusable = {
-        (plan.article.id, text_key(old)): old
-        for plan in plans
-        if plan.state is not None
-        for old in plan.state.chunk_ids
+        (p.article.id, text_key(old)): old for p in plans if p.state is not None for old in p.state.chunk_ids
     }
-    total = sum(1 for plan in plans for c in plan.fresh if (c.article_id, text_key(c.id)) not in reusable)
+    total = sum(1 for p in plans for c in p.fresh if (c.article_id, text_key(c.id)) not in reusable)
     bar = _progress_bar(total, show_progress) if total else None
     done = 0
 
@@ -200,10 +225,11 @@ def _write(
         if progress is not None:
             progress(done, total, "embedding")
 
+    store = write.store
     # Articles are embedded in groups so batches stay full (news articles have ~5 chunks),
     # and written right after, so an interruption loses at most one group of work.
     for group in _groups(plans, _GROUP_CHUNKS):
-        fresh = [(plan, c) for plan in group for c in plan.fresh]
+        fresh = [(p, c) for p in group for c in p.fresh]
         new = [c for _, c in fresh if (c.article_id, text_key(c.id)) not in reusable]
         vectors = dict(
             zip(
@@ -220,50 +246,39 @@ def _write(
                 vectors[c.id] = old[reusable[(c.article_id, text_key(c.id))]]
         # One write for the whole group: Chroma's cost is mostly per call (7.4 s of a
         # 34 s ingest of 306 articles went to one upsert per article).
-        store.put(
+        write.put(
             [c.id for _, c in fresh],
             [c.text for _, c in fresh],
             [vectors[c.id] for _, c in fresh],
-            [c.metadata(plan.article, plan.fingerprint) for plan, c in fresh],
-            generation=generation.number,
+            [c.metadata(p.article, p.fingerprint) for p, c in fresh],
+        )
+        # Chunks an interrupted run already wrote are indexed without being written again.
+        reused = [(p, c) for p in group for c in p.chunks if c.id not in {f.id for f in p.fresh}]
+        write.adopt(
+            [c.id for _, c in reused],
+            [c.text for _, c in reused],
+            [c.metadata(p.article, p.fingerprint) for p, c in reused],
         )
         report.chunks_written += len(new)
-        for plan in group:
-            if plan.state is None:
-                report.added.append(plan.article.id)
+        for p in group:
+            if p.state is None:
+                report.added.append(p.article.id)
                 continue
-            store.retire(sorted(plan.state.chunk_ids), generation.number)
-            old_texts = {text_key(i) for i in plan.state.chunk_ids}
-            report.chunks_deleted += len(old_texts - {text_key(c.id) for c in plan.chunks})
-            if plan.state.hashes == {plan.fingerprint}:
+            write.retire(p.article.id)
+            old_texts = {text_key(i) for i in p.state.chunk_ids}
+            report.chunks_deleted += len(old_texts - {text_key(c.id) for c in p.chunks})
+            if p.state.hashes == {p.fingerprint}:
                 # Same content under ids of an older scheme (a store from before versioned
                 # chunk ids): rewritten with its vectors, nothing to report.
-                report.unchanged.append(plan.article.id)
+                report.unchanged.append(p.article.id)
             else:
-                report.updated.append(plan.article.id)
+                report.updated.append(p.article.id)
     if bar is not None:
         bar.close()
-
-    if scope is not None:
-        present = {a.id for a in articles}
-        _remove_missing(store, generation.number, states, present, scope, kept_paths, report, link_targets)
-
-    index: KeywordIndex | None
-    if plans or report.removed:
-        # Leftovers of a crashed run that this run did not take up must not become visible.
-        planned = {c.id for plan in plans for c in plan.chunks}
-        store.delete(sorted(generation.leftovers - planned))
-        # The keyword index of the new generation is saved before the commit, so readers
-        # find it the moment they see the generation.
-        index = rebuild_keyword_index(store, index_dir, generation.number)
-        store.commit(generation.number)
-    else:
-        index = KeywordIndex.load(index_dir, generation.committed)
-        if index is None or index.fingerprint != fingerprint(store.ids()):
-            index = rebuild_keyword_index(store, index_dir, generation.committed)
-    store.finish()
-    remove_other_indexes(index_dir, store.view()[0])
-    return index
+    for article_id in plan.removals:
+        state = write.retire(article_id)
+        report.chunks_deleted += len(state.chunk_ids)
+        report.removed.append(article_id)
 
 
 def _collect(
@@ -352,18 +367,16 @@ def _match_by_url(
     return matched
 
 
-def _remove_missing(
-    store: ChunkStore,
-    generation: int,
+def _missing(
     states: dict[str, ArticleState],
     present: set[str],
     scope: Path,
     kept_paths: set[str],
     report: IngestReport,
     link_targets: frozenset[str] = frozenset(),
-) -> None:
-    """Delete the articles of files under ``scope`` that are gone, and those a store written
-    before links were checked read through a link that is no longer followed.
+) -> list[str]:
+    """The articles of files under ``scope`` that are gone, and those a store written before
+    links were checked read through a link that is no longer followed (to be removed).
 
     Such a store recorded the article under the link's target (``/etc/passwd``), outside
     the folder. A path in ``link_targets`` that no ingest reads as an article (no article
@@ -372,6 +385,7 @@ def _remove_missing(
     have been ingested on purpose from its own folder, so it stays, with a note naming
     `qa-bot remove` for the case it came through the link.
     """
+    gone = []
     for article_id, state in sorted(states.items()):
         # A URL is no file under the scope (and resolving it as a path would mangle it).
         if article_id in present or is_url(state.path) or state.path in kept_paths:
@@ -389,9 +403,8 @@ def _remove_missing(
                     )
                 )
                 continue
-        store.retire(sorted(state.chunk_ids), generation)
-        report.chunks_deleted += len(state.chunk_ids)
-        report.removed.append(article_id)
+        gone.append(article_id)
+    return gone
 
 
 _GROUP_CHUNKS = 256

@@ -39,6 +39,7 @@ from ingest.loaders import discover
 from ingest.pipeline import ingest_path
 from ingest.report import IngestReport
 from qa_bot.config import Settings, get_settings
+from qa_bot.corpus.index import CorpusIndex, index_folders
 from qa_bot.corpus.store import (
     REBUILD_JOURNAL,
     ChunkStore,
@@ -49,8 +50,6 @@ from qa_bot.corpus.store import (
     release_client,
     salvage_chunks,
 )
-from qa_bot.search.keyword import index_folders
-from qa_bot.search.retrieval import rebuild_keyword_index
 
 if TYPE_CHECKING:
     from qa_bot.models.embeddings import Embedder
@@ -212,15 +211,13 @@ def _restore(
 
     staged = settings.model_copy(update={"store_dir": staging})
     store = ChunkStore.from_settings(staged, embedder.name)
-    generation = store.begin()
+    write = CorpusIndex(store, staging).begin()
     with tqdm(
         total=len(texts), unit="chunk", desc="embedding", file=sys.stderr, disable=not show_progress
     ) as bar:
         vectors = embedder.encode_passages(texts, on_batch=bar.update)
-    store.put(ids, texts, vectors, metas, generation=generation.number)
-    rebuild_keyword_index(store, staging, generation.number)
-    store.commit(generation.number)
-    store.finish()
+    write.put(ids, texts, vectors, metas)
+    write.commit()
     release_client(chroma_path(staged))
 
 

@@ -4,8 +4,8 @@ Ingest removes an article when its file leaves the folder it was ingested from; 
 removes any article, including those that no ingest of a folder reaches (a file ingested
 on its own, a fetched page, or an article a link once brought in). A removal is one store
 generation, as an ingest is (see :mod:`qa_bot.corpus.store`): the articles' records are retired,
-the keyword index of the new generation is saved, one metadata write commits it, and only
-then is anything deleted; killed at any point, the store keeps answering from the last
+the corpus index of the new generation is written (:mod:`qa_bot.corpus.index`), one
+metadata write commits it, and only then is anything deleted; killed at any point, the store keeps answering from the last
 committed corpus. It takes the ingest lock, so it never runs beside an ingest.
 
 The article's source is not touched: if its file is still in a folder, the next ingest of
@@ -23,9 +23,8 @@ from ingest.fetch import is_url
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.report import printable
 from qa_bot.config import Settings, get_settings
+from qa_bot.corpus.index import CorpusIndex
 from qa_bot.corpus.store import ArticleState, ChunkStore
-from qa_bot.search.keyword import remove_other_indexes
-from qa_bot.search.retrieval import rebuild_keyword_index
 
 
 @dataclass
@@ -92,10 +91,10 @@ def remove_articles(
 
         store = ChunkStore.from_settings(settings, embedding_name(settings))
     report = RemoveReport()
-    index_dir = Path(settings.store_dir)
-    with store.ingest_lock(index_dir):
-        generation = store.begin()
-        states = store.article_states()
+    index = CorpusIndex(store, Path(settings.store_dir))
+    with index.lock():
+        write = index.begin()
+        states = write.states()
         for article_id in dict.fromkeys(ids):  # each once, in the order given
             state = states.get(article_id)
             if state is None:
@@ -104,20 +103,13 @@ def remove_articles(
                 if close:
                     report.suggestions[article_id] = close
                 continue
-            store.retire(sorted(state.chunk_ids), generation.number)
+            write.retire(article_id)
             report.removed.append(article_id)
             report.chunks_deleted += len(state.chunk_ids)
             note = _comes_back(state)
             if note:
                 report.notes.append((article_id, note))
-        if report.removed:
-            # Records an interrupted ingest wrote but never committed must not become visible.
-            store.delete(sorted(generation.leftovers))
-            # Saved before the commit, so readers find it the moment they see the generation.
-            rebuild_keyword_index(store, index_dir, generation.number)
-            store.commit(generation.number)
-        store.finish()
-        remove_other_indexes(index_dir, store.view()[0])
+        write.commit()
     return report
 
 

@@ -82,6 +82,51 @@ def _arm(point: str) -> None:
             return generation
 
         ChunkStore.begin = begin
+    elif point in ("after-segment-save", "mid-merge"):
+        # The new segment's folder is written (and, for mid-merge, a merged one is being
+        # written), the catalog does not name them yet.
+        from qa_bot.corpus import segments
+
+        real_save, saved = segments.save, []
+
+        def save(segment, folder):
+            if point == "mid-merge":
+                (folder / segment.name).mkdir(parents=True)  # half a folder
+                _die()
+            files = real_save(segment, folder)
+            saved.append(segment.name)
+            if point == "after-segment-save":
+                _die()
+            return files
+
+        segments.save = save
+        if point == "mid-merge":
+            # Every segment is merged into one (the store is too small for the policy to).
+            segments.merge_plan = lambda sizes, deleted: [list(range(len(sizes)))] if len(sizes) > 1 else []
+    elif point == "mid-catalog-write":
+        # Inside the catalog's transaction, some rows written, not committed.
+        from qa_bot.corpus.index import IndexWrite
+
+        real_rows = IndexWrite._write_rows
+
+        def write_rows(self, con, rows, c, g):
+            con.execute("INSERT INTO commits (gen, chunks) VALUES (?, 0)", (g,))
+            _die()
+
+        IndexWrite._write_rows = write_rows
+    elif point == "before-index-cleanup":
+        # Chroma committed and cleaned up, the catalog's retired rows not yet deleted.
+        from qa_bot.corpus import index
+
+        real_settle, calls = index._settle, []
+
+        def settle(con, c):
+            calls.append(c)
+            if len(calls) > 1:
+                _die()
+            real_settle(con, c)
+
+        index._settle = settle
     elif point == "timed":
         # The parent kills at a moment of its choosing; progress lines tell it where we are.
         pass
@@ -128,7 +173,7 @@ def dump(store_dir: str, question: str) -> None:
         i: [t, {k: v for k, v in m.items() if k not in hidden}]
         for i, t, m in zip(ids, texts, metas, strict=True)
     }
-    index = retriever.keyword_index()
+    index = retriever.snapshot()
     passages = retriever.retrieve(question, 3)
     print(
         json.dumps(
@@ -136,12 +181,26 @@ def dump(store_dir: str, question: str) -> None:
                 "chunks": chunks,
                 "records": store.count(),
                 "view": list(store.view()),
-                "index_ids": sorted(index.ids),
+                "index_ids": sorted(index.chunk_ids()),
                 "retrieved": [p.text for p in passages],
-                "indexes": sorted(p.name for p in settings.store_dir.glob("*bm25*")),
+                "from_catalog": index.from_catalog,
+                "verify": retriever.index.verify(),
+                "segment_folders": sorted(p.name for p in (settings.store_dir / "index" / "segments").iterdir()),
+                "legacy_indexes": sorted(p.name for p in settings.store_dir.glob("*bm25*")),
+                "catalog_segments": _catalog_segments(settings.store_dir),
             }
         )
     )
+
+
+def _catalog_segments(store_dir) -> list[str]:
+    import sqlite3
+
+    con = sqlite3.connect(store_dir / "index" / "catalog.sqlite3")
+    try:
+        return sorted(name for (name,) in con.execute("SELECT name FROM segments"))
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 from ingest.loaders import split_front_matter
 from ingest.pipeline import ingest_path
 from qa_bot.corpus.store import ChunkStore
-from qa_bot.search.keyword import KeywordIndex, fingerprint
+from qa_bot.corpus.index import CorpusIndex
 from tests.conftest import FOUNDING
 
 
@@ -99,8 +99,7 @@ def test_edited_article_leaves_no_old_chunk(setup, corpus):
     joined = " ".join(chunk_texts(store, "000_c2c96c36c1e836fc"))
     assert "Rabu (30/10)" not in joined
     assert "Jumat (1/11) setelah pukul 10.00" in joined
-    index = KeywordIndex.load(settings.store_dir, store.view()[0])
-    assert index.fingerprint == fingerprint(store.ids())
+    assert CorpusIndex(store, settings.store_dir).verify() is None
 
 
 def test_deleted_article_is_removed(setup, corpus):
@@ -110,7 +109,7 @@ def test_deleted_article_is_removed(setup, corpus):
     report = run()
     assert (report.removed, report.unchanged) == (["kedua"], ["000_c2c96c36c1e836fc"])
     assert chunk_texts(store, "kedua") == []
-    assert KeywordIndex.load(settings.store_dir, store.view()[0]).fingerprint == fingerprint(store.ids())
+    assert CorpusIndex(store, settings.store_dir).verify() is None
 
 
 def test_unreadable_file_is_skipped_and_the_rest_ingest(setup, corpus):
@@ -165,18 +164,20 @@ def test_store_refuses_a_different_embedding_model(setup, embedder):
         ChunkStore.from_settings(settings, "another-model")
 
 
-def test_unchanged_run_leaves_keyword_index_alone_but_repairs_a_stale_one(setup):
+def test_unchanged_run_leaves_the_index_alone_but_repairs_a_damaged_one(setup):
     run, store, settings = setup
     run()
     generation = store.view()[0]
-    index_file = settings.store_dir / f"bm25-{generation}" / "chunks.json"
-    before = index_file.stat().st_mtime_ns
+    segments = settings.store_dir / "index" / "segments"
+    before = {p.relative_to(segments): p.stat().st_mtime_ns for p in segments.rglob("*")}
     run()
-    assert index_file.stat().st_mtime_ns == before
+    assert {p.relative_to(segments): p.stat().st_mtime_ns for p in segments.rglob("*")} == before
     assert store.view() == (generation, False)  # nothing changed: no new generation
-    KeywordIndex.build([], [], []).save(settings.store_dir, generation)  # a damaged index
+    (docs,) = segments.glob("*/docs.npy")
+    docs.write_bytes(docs.read_bytes()[:-4])  # a damaged segment
+    assert CorpusIndex(store, settings.store_dir).verify() is not None
     run()
-    assert KeywordIndex.load(settings.store_dir, store.view()[0]).fingerprint == fingerprint(store.ids())
+    assert CorpusIndex(store, settings.store_dir).verify() is None
 
 
 def test_store_from_before_generations_is_taken_over_without_embedding_again(setup):
@@ -200,11 +201,13 @@ def test_store_from_before_generations_is_taken_over_without_embedding_again(set
         metadatas=[{k: v for k, v in m.items() if k not in ("gen", "dead")} for m in metas],
     )
     col.modify(metadata={"embedding_model": store.embedding_model})
-    (settings.store_dir / f"bm25-{generation}").rename(settings.store_dir / "bm25")
+    shutil.rmtree(settings.store_dir / "index")
+    (settings.store_dir / "bm25").mkdir()  # the keyword index of an older version
 
     report = run()
     assert report.chunks_written == 0 and report.updated == [] and report.added == []
     assert sorted(store.all_chunks()[1]) == texts_before
     assert store.count() == len(texts_before)
     assert not set(legacy) & set(store.ids())
-    assert [p.name for p in settings.store_dir.glob("*bm25*")] == [f"bm25-{store.view()[0]}"]
+    assert list(settings.store_dir.glob("*bm25*")) == []
+    assert CorpusIndex(store, settings.store_dir).verify() is None

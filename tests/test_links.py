@@ -5,6 +5,7 @@ end with real Chroma and the real embedding model."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -259,6 +260,7 @@ def test_article_an_old_store_read_through_a_link_out_of_the_folder_is_removed(f
     run(outside / "passwd.txt")
     ids = sorted(store.article_states()["passwd"].chunk_ids)
     store.update_metadata(ids, [{"path": str(target)}] * len(ids))  # as the old code recorded it
+    shutil.rmtree(store.location.parent / "index")  # an old store: no corpus index yet
     os.symlink(target, corpus / "passwd.txt")
     report = run(corpus)
     assert (report.added, report.removed) == (["asli"], ["passwd"])

@@ -63,7 +63,7 @@ def test_facqa_retrieval_fused_and_each_side(facqa_settings, embedder):
     bot = bot_for(facqa_settings, embedder, None)
     items = load_qa(DATA / "facqa" / "qa.jsonl", "valid")
     fused = summarise(evaluate(bot, items, retrieval_only=True)).retrieval
-    retriever, index = bot.retriever, bot.retriever.keyword_index()
+    retriever, index = bot.retriever, bot.retriever.snapshot()
     dense = keyword = 0
     for item in items:
         vector = embedder.embed_query(item.question)

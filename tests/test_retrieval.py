@@ -22,7 +22,7 @@ def test_retrieve_finds_the_passage_in_top_2(retriever, question, expected):
 
 
 def test_keyword_side_gets_no_weight_when_corpus_knows_no_query_word(retriever):
-    index = retriever.keyword_index()
+    index = retriever.snapshot()
     assert index.coverage("When does the Security Council meet?") == 0.0
     assert index.coverage("Siapa Sekretaris Jenderal NATO?") == 1.0
 
@@ -52,14 +52,15 @@ def test_filters_apply_to_both_retrievers(retriever, filters, count):
     assert len(retriever.retrieve("Siapa Sekretaris Jenderal NATO?", 3, filters)) == count
 
 
-def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
-    from qa_bot.search.keyword import KeywordIndex
+def test_a_keyword_index_that_disagrees_with_the_store_is_built_in_memory(retriever, founding_settings):
+    import shutil
 
-    # A damaged index of the generation readers see.
-    KeywordIndex.build([], [], []).save(founding_settings.store_dir, retriever.store.view()[0])
-    retriever._index = None
-    index = retriever.keyword_index()
-    assert len(index.ids) == retriever.store.count() == 13
+    # The index of the generation readers see is gone (damaged, deleted by hand).
+    shutil.rmtree(founding_settings.store_dir / "index")
+    retriever.index._snapshot = None
+    index = retriever.snapshot()
+    assert (index.chunks, index.from_catalog) == (retriever.store.count(), False)
+    assert index.chunks == 13
 
 
 # ---- the ranker ------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def test_stale_keyword_index_is_rebuilt(retriever, founding_settings):
 def _retriever_with(retriever, **kwargs):
     from qa_bot.search.retrieval import HybridRetriever
 
-    return HybridRetriever(retriever.store, retriever.embedder, retriever.index_dir, **kwargs)
+    return HybridRetriever(retriever.store, retriever.embedder, retriever.index.store_dir, **kwargs)
 
 
 def test_from_settings_ranks_with_the_committed_ranker(retriever):

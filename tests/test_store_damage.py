@@ -511,7 +511,7 @@ def test_reader_rebuilds_keyword_index_with_array_of_wrong_size(store, embedder,
     retriever = HybridRetriever.from_settings(
         ChunkStore.from_settings(settings, embedder.name), embedder, settings
     )
-    assert _hits(retriever.keyword_index()) == intact
+    assert _hits(retriever.snapshot()) == intact
 
 
 @pytest.mark.parametrize("name", ARRAYS)
@@ -526,7 +526,7 @@ def test_reader_saves_the_rebuilt_keyword_index(store, embedder, name):
     settings = get_settings(store_dir=store)
     HybridRetriever.from_settings(
         ChunkStore.from_settings(settings, embedder.name), embedder, settings
-    ).keyword_index()
+    ).snapshot()
     assert _hits(KeywordIndex.load(store, _generation(store))) == intact
 
 

@@ -197,7 +197,7 @@ class QABot:
 
     def articles(self) -> list[dict]:
         """One row per stored article: id, title, source, published, chunk count, file path."""
-        return self.retriever.store.articles()
+        return self.retriever.index.articles()
 
     def is_empty(self) -> bool:
         """Whether the store holds no article (the chat says how to add some)."""

@@ -29,34 +29,29 @@ below score fusion however it was tuned, because it throws away how far apart sc
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa_bot.corpus.index import CorpusIndex, KeywordHit, Snapshot
 from qa_bot.corpus.store import ChunkStore
 from qa_bot.models.embeddings import Embedder
-from qa_bot.search.keyword import KeywordHit, KeywordIndex, fingerprint
 from qa_bot.search.rank_features import Candidate, Question, Ranker, candidate_features, default_ranker
 from qa_bot.types import Passage, SearchFilters, SourceCopy
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
 
-log = logging.getLogger(__name__)
-
 
 class HybridRetriever:
     """Retrieve passages for a question from a :class:`ChunkStore`.
 
-    The keyword index lives in ``index_dir``, one per store generation; it is loaded when
-    the store commits a new generation and rebuilt when missing, damaged (its files differ
-    from what was saved) or not matching the chunks readers see (so the two never disagree).
-    A rebuilt index that cannot be saved (a read-only store folder) is kept in memory.
+    The keyword index and the near-duplicate groups come from the store's corpus index
+    (:class:`qa_bot.corpus.index.CorpusIndex` in ``index_dir``, the store folder), which
+    follows each committed generation and loads only what changed.
 
     ``ranker`` orders the candidates (:meth:`from_settings` gives the committed one); without
     it, the hand fusion does: a ranker weighing the cosine 1 and the keyword term
@@ -75,13 +70,10 @@ class HybridRetriever:
     ) -> None:
         self.store = store
         self.embedder = embedder
-        self.index_dir = Path(index_dir)
+        self.index = CorpusIndex(store, Path(index_dir))
         self.candidates = candidates
         self.keyword_weight = keyword_weight
         self.ranker = ranker if ranker is not None else Ranker({"cosine": 1.0, "keyword": keyword_weight})
-        self._index: KeywordIndex | None = None
-        self._index_generation: int | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, store: ChunkStore, embedder: Embedder, settings: Settings) -> HybridRetriever:
@@ -96,31 +88,10 @@ class HybridRetriever:
             ranker=default_ranker(),
         )
 
-    def keyword_index(self, view: tuple[int, bool] | None = None) -> KeywordIndex:
-        """The keyword index of the generation readers see (``view``: a
-        :meth:`ChunkStore.view` already read): loaded when an ingest committed a new one,
-        rebuilt when it is missing or stale."""
-        with self._lock:
-            generation, pending = view or self.store.view()
-            if self._index is None or generation != self._index_generation:
-                self._index = KeywordIndex.load(self.index_dir, generation)
-                self._index_generation = generation
-                if self._index is not None and self._index.fingerprint != fingerprint(self.store.ids()):
-                    self._index = None
-            elif not pending and len(self._index.ids) != self.store.count():
-                # Written without an ingest (e.g. straight through ChunkStore.put).
-                self._index = None
-            if self._index is None:
-                self._index = build_keyword_index(self.store, generation)
-                try:
-                    self._index.save(self.index_dir, generation)
-                except OSError as exc:
-                    log.warning(
-                        "the keyword index cannot be saved in %s (%s): this process keeps it in memory",
-                        self.index_dir,
-                        exc.strerror or exc,
-                    )
-            return self._index
+    def snapshot(self, view: tuple[int, bool] | None = None) -> Snapshot:
+        """The keyword index and copy groups of the generation readers see (``view``: a
+        :meth:`ChunkStore.view` already read)."""
+        return self.index.snapshot(view)
 
     def candidate_pool(
         self,
@@ -135,7 +106,7 @@ class HybridRetriever:
         order (what :meth:`retrieve` ranks; ``benchmarks/train_ranker.py`` trains on them).
         """
         view = view or self.store.view()
-        return self._pool(query, filters, query_vector, view, self.keyword_index(view))
+        return self._pool(query, filters, query_vector, view, self.snapshot(view))
 
     def _pool(
         self,
@@ -143,7 +114,7 @@ class HybridRetriever:
         filters: SearchFilters | None,
         query_vector: list[float] | None,
         view: tuple[int, bool],
-        index: KeywordIndex,
+        index: Snapshot,
     ) -> list[Candidate]:
         vector = query_vector if query_vector is not None else self.embedder.embed_query(query)
         dense = self.store.search(vector, self.candidates, filters, view=view)
@@ -186,7 +157,7 @@ class HybridRetriever:
         # One view of the store for the whole question: one metadata read, and no mix of two
         # generations if an ingest commits meanwhile.
         view = self.store.view()
-        index = self.keyword_index(view)
+        index = self.snapshot(view)
         pool = self._pool(query, filters, query_vector, view, index)
         scores = [self.ranker.score(c.features) for c in pool]
         # Ties keep the candidates' order (dense first). Headroom beyond k for passages of
@@ -196,7 +167,7 @@ class HybridRetriever:
 
     def published_span(self) -> tuple[date, date] | None:
         """The first and last publication day in the store (None when no article is dated)."""
-        span = self.keyword_index().published_span()
+        span = self.snapshot().published_span()
         if span is None:
             return None
         return tuple(date(d // 10000, d // 100 % 100, d % 100) for d in span)  # type: ignore[return-value]
@@ -225,7 +196,7 @@ class HybridRetriever:
         return band[:k]
 
 
-def _fold_copies(passages: list[Passage], index: KeywordIndex, k: int) -> list[Passage]:
+def _fold_copies(passages: list[Passage], index: Snapshot, k: int) -> list[Passage]:
     """The first ``k`` passages with each story once: a syndicated copy of an article already
     returned is dropped, and the kept passage names the copies (so the bot cites one and can
     name the rest). The best-scoring copy is the one kept."""
@@ -262,19 +233,6 @@ def _decisiveness(hits: Sequence[KeywordHit]) -> float:
     if len(hits) == 1:
         return 1.0
     return max(0.0, (hits[0].score - hits[1].score) / hits[0].score)
-
-
-def build_keyword_index(store: ChunkStore, generation: int) -> KeywordIndex:
-    """The keyword index of the chunks visible at ``generation`` (not saved)."""
-    ids, texts, metas = store.all_chunks(at=generation)
-    return KeywordIndex.build(ids, texts, metas)
-
-
-def rebuild_keyword_index(store: ChunkStore, index_dir: Path, generation: int) -> KeywordIndex:
-    """Build the keyword index of the chunks visible at ``generation`` and save it."""
-    index = build_keyword_index(store, generation)
-    index.save(Path(index_dir), generation)
-    return index
 
 
 def _with_score(p: Passage, score: float) -> Passage:

@@ -44,7 +44,7 @@ class ScopedRetriever:
         passages = self._in_scope(query, k, filters, scope, vector)
         if not passages and scope is not None and scope.narrows and scope.has_range:
             span = self.retriever.published_span()
-            if scope.news and span is not None and not self.retriever.keyword_index().has_undated():
+            if scope.news and span is not None and not self.retriever.snapshot().has_undated():
                 return Retrieved((), vector, no_articles_message(scope, span, language))
             # Undated articles cannot be judged by the question's time (and "last year" may
             # be the article's own, as in IndoSum questions), and a question not asking for
