@@ -10,11 +10,12 @@ One ingest at a time: a second one is refused while the first holds the lock.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,16 +80,17 @@ def ingest_path(
         >>> report = ingest_path("https://www.antaranews.com/rss/terkini.xml")  # doctest: +SKIP
         >>> print(report.render())                 # doctest: +SKIP
     """
-    started = time.perf_counter()
+    started, started_wall = time.perf_counter(), time.time()
     settings = settings or get_settings()
     report = IngestReport()
     url = path.strip() if isinstance(path, str) and is_url(path) else None
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher.from_settings(settings)
-    loaded: list[tuple[str | Path, LoadedFile | LoadError]]
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]] = []
     scope: Path | None = None  # the folder or file whose vanished articles are removed
     link_targets: frozenset[str] = frozenset()  # where the links not followed point
-    # Everything is read before the models load: a wrong path or a dead feed fails fast.
+    files: list[Path] = []
+    # A wrong path or a dead feed fails fast, before the store is opened or a model loaded.
     try:
         if url is not None:
             loaded = [(url, load_url(url, fetcher))]
@@ -96,31 +98,44 @@ def ingest_path(
             found = scan(Path(path))
             for p, why in found.skipped:
                 report.skipped.append((str(p), why))
-            loaded = list(iter_articles(list(found.files), fetcher, settings.max_file_mb))
+            files = list(found.files)
             scope, link_targets = found.scope, found.link_targets
+        if store is None:
+            from qa_bot.models.embeddings import embedding_name
+
+            store = ChunkStore.from_settings(
+                settings, embedder.name if embedder else embedding_name(settings)
+            )
+        index = CorpusIndex(store, Path(settings.store_dir))
+        with index.lock():
+            write = index.begin()
+            # Files whose size, times and inode are those recorded when they were last read
+            # whole are not read again: an unchanged archive costs a stat per file.
+            signatures = file_signatures(files, loader_key(settings), since=started_wall)
+            settled = write.unchanged_files(signatures)
+            loaded += iter_articles(
+                [f for f in files if _key(f) not in settled], fetcher, settings.max_file_mb
+            )
+            plan = plan_changes(
+                loaded,
+                write.states(),
+                settings,
+                scope,
+                report,
+                leftovers=write.generation.leftovers,
+                link_targets=link_targets,
+                settled=write.articles_in_files(settled),
+            )
+            if plan.writes and embedder is None:
+                from qa_bot.models.embeddings import load_embeddings
+
+                embedder = load_embeddings(settings)
+            apply_plan(plan, write, embedder, report, progress, show_progress)  # type: ignore[arg-type]
+            write.record_files({k: v for k, v in signatures.items() if k in plan.clean_files or k in settled})
+            write.commit()
     finally:
         if own_fetcher:
             fetcher.close()
-    if embedder is None:
-        from qa_bot.models.embeddings import load_embeddings
-
-        embedder = load_embeddings(settings)
-    if store is None:
-        store = ChunkStore.from_settings(settings, embedder.name)
-    index = CorpusIndex(store, Path(settings.store_dir))
-    with index.lock():
-        write = index.begin()
-        plan = plan_changes(
-            loaded,
-            write.states(),
-            settings,
-            scope,
-            report,
-            leftovers=write.generation.leftovers,
-            link_targets=link_targets,
-        )
-        apply_plan(plan, write, embedder, report, progress, show_progress)
-        write.commit()
     # Near-duplicates of this run's new and changed articles were found at the commit.
     for article_id in (*report.added, *report.updated):
         others = write.copies.get(article_id)
@@ -130,6 +145,45 @@ def ingest_path(
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _key(path: Path | str) -> str:
+    """A file as the catalog names it: the article's own path (absolute, links not resolved)."""
+    return os.path.abspath(path)
+
+
+def loader_key(settings: Settings) -> str:
+    """What else decides the articles and chunks read from a file: the settings that shape
+    them and the code that reads and cuts them. A file read under another key is read again."""
+    h = hashlib.sha256(
+        f"{settings.chunk_max_chars}|{settings.max_article_chars}|{settings.max_file_mb}".encode()
+    )
+    for module in ("article", "loaders", "chunking", "html", "feeds"):
+        h.update((Path(__file__).parent / f"{module}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+# A file changed this close to the start of a run is read again next time (see file_signatures).
+RACY_SECONDS = 2.0
+
+
+def file_signatures(files: list[Path], key: str, since: float) -> dict[str, tuple]:
+    """(size, mtime ns, ctime ns, inode, loader key) of each file, as git's index keeps them.
+
+    A file changed within :data:`RACY_SECONDS` of ``since`` (the run's start) gets no signature: a
+    write in the same clock tick as the read would otherwise go unnoticed (git's "racy"
+    files).
+    """
+    out = {}
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # the load reports it
+        if max(st.st_mtime_ns, st.st_ctime_ns) >= (since - RACY_SECONDS) * 1e9:
+            continue
+        out[_key(path)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, key)
+    return out
 
 
 @dataclass
@@ -142,6 +196,8 @@ class IngestPlan:
     moves: list[tuple[Article, list[Chunk], str]]
     removals: list[str]
     leftovers: frozenset[str]
+    # Files read whole and stored as they are: their signatures may be recorded.
+    clean_files: set[str] = field(default_factory=set)
 
 
 def plan_changes(
@@ -153,10 +209,14 @@ def plan_changes(
     *,
     leftovers: frozenset[str] = frozenset(),
     link_targets: frozenset[str] = frozenset(),
+    settled: dict[str, str] | None = None,
 ) -> IngestPlan:
     """Diff the loaded articles against ``states`` (the committed catalog): the articles to
-    write, to move and to remove; unchanged ones and problems go to ``report``."""
-    articles, kept_paths, incremental = _collect(loaded, report, settings.max_article_chars)
+    write, to move and to remove; unchanged ones and problems go to ``report``. ``settled``:
+    the articles (id -> file) of files not read again because they did not change."""
+    settled = settled or {}
+    articles, kept_paths, incremental, clean = _collect(loaded, report, settings.max_article_chars, settled)
+    report.unchanged += sorted(settled)
     articles = _match_by_url(articles, incremental, states, report)
     writes: list[_Planned] = []
     moves: list[tuple[Article, list[Chunk], str]] = []
@@ -174,9 +234,9 @@ def plan_changes(
         writes.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
     removals: list[str] = []
     if scope is not None:
-        present = {a.id for a in articles}
+        present = {a.id for a in articles} | set(settled)
         removals = _missing(states, present, scope, kept_paths, report, link_targets)
-    return IngestPlan(writes, moves, removals, leftovers)
+    return IngestPlan(writes, moves, removals, leftovers, clean)
 
 
 def apply_plan(
@@ -282,14 +342,20 @@ def apply_plan(
 
 
 def _collect(
-    loaded: list[tuple[str | Path, LoadedFile | LoadError]], report: IngestReport, max_chars: int
-) -> tuple[list[Article], set[str], set[str]]:
+    loaded: list[tuple[str | Path, LoadedFile | LoadError]],
+    report: IngestReport,
+    max_chars: int,
+    settled: dict[str, str] | None = None,
+) -> tuple[list[Article], set[str], set[str], set[str]]:
     """The articles to ingest; the paths whose missing articles must stay (broken files,
-    feeds); the ids of articles from feeds and pages, which may be matched by URL."""
+    feeds); the ids of articles from feeds and pages, which may be matched by URL; the files
+    read whole without a problem. ``settled``: articles (id -> file) of files not read again,
+    which keep their ids."""
     articles: list[Article] = []
     kept_paths: set[str] = set()
     incremental: set[str] = set()
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, str] = dict(settled or {})
+    loaded_files: set[str] = set()
     for origin, result in loaded:
         # The article's own path (see make_article): absolute, links not resolved.
         key = os.path.abspath(origin) if isinstance(origin, Path) else origin
@@ -298,6 +364,7 @@ def _collect(
             kept_paths.add(key)
             continue
         # Articles of files that failed or had bad lines stay: a broken file loses nothing.
+        loaded_files.add(key)
         if result.problems or result.incremental:
             kept_paths.add(key)
         for problem in result.problems:
@@ -322,12 +389,13 @@ def _collect(
                         f"duplicate article id, first seen in {seen_ids[article.id]}",
                     )
                 )
+                kept_paths.add(key)  # not clean: read again next time, to say so again
                 continue
             seen_ids[article.id] = str(origin)
             articles.append(article)
             if result.incremental:
                 incremental.add(article.id)
-    return articles, kept_paths, incremental
+    return articles, kept_paths, incremental, loaded_files - kept_paths
 
 
 def _match_by_url(

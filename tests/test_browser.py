@@ -249,7 +249,10 @@ def test_input_rules_empty_question_limit_counter_and_bad_dates(browser, app_url
     counter = page.locator("#qa-counter")
     assert counter.inner_text() == "0 / 2,000"
     box.fill("   ")
-    assert send.is_disabled()
+    # Set by the page's script on input: waited for (a loaded machine runs it late).
+    page.wait_for_function(
+        "() => document.querySelector('#qa-question button[data-testid=submit-button]').disabled", timeout=10_000
+    )
     box.press("Enter")
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid=user]").count() == 0

@@ -416,9 +416,8 @@ print(json.dumps([p.article_id for p in retriever.retrieve(sys.argv[2], 1)]))
 """
 
 
-def test_reader_keeps_rebuilt_keyword_index_in_memory_when_store_folder_is_read_only(store):
-    for index in store.glob("bm25-*"):
-        shutil.rmtree(index)
+def test_reader_builds_the_keyword_index_in_memory_when_the_store_folder_is_read_only(store):
+    shutil.rmtree(store / "index")
     store.chmod(0o555)  # the store folder read-only; Chroma's own folder stays writable
     try:
         done = subprocess.run(
@@ -431,117 +430,103 @@ def test_reader_keeps_rebuilt_keyword_index_in_memory_when_store_folder_is_read_
     finally:
         store.chmod(0o755)
     assert (done.returncode, done.stdout.splitlines()[-1:]) == (0, ['["cabai"]']), done.stderr[-2000:]
-    assert f"the keyword index cannot be saved in {store} (Permission denied)" in done.stderr
-    assert list(store.glob("bm25-*")) == []
+    assert "the keyword index is built in memory from the store" in done.stderr
+    assert not (store / "index").exists()
 
 
 # ---- the keyword index ----------------------------------------------------------------------------
 # Well-formed arrays of another size, each of which changes the scores (see the first test).
 ARRAYS = {
-    "data.csc.index.npy": lambda a: a[::-1][:-1],
-    "indices.csc.index.npy": lambda a: a[::-1][:-1],
-    "indptr.csc.index.npy": lambda a: np.concatenate([[0], a[:-2]]),
+    "tfs.npy": lambda a: a[::-1][:-1],
+    "docs.npy": lambda a: a[::-1][:-1],
+    "indptr.npy": lambda a: np.concatenate([[0], a[:-2]]),
 }
 QUERY = "harga cabai rawit banjir kereta"
 
 
 def _replace_array(store: Path, name: str) -> None:
-    (index,) = store.glob("bm25-*")
-    array = np.load(index / name)
-    np.save(index / name, ARRAYS[name](array).astype(array.dtype))
-
-
-def _generation(store: Path) -> int:
-    (index,) = store.glob("bm25-*")
-    return int(index.name.removeprefix("bm25-"))
+    (path,) = (store / "index" / "segments").glob(f"*/{name}")
+    array = np.load(path)
+    np.save(path, ARRAYS[name](array).astype(array.dtype))
 
 
 def _hits(index) -> list[tuple[str, float]]:
     return [(h.chunk_id, round(h.score, 5)) for h in index.search(QUERY, 10)]
 
 
-@pytest.mark.parametrize("name", ARRAYS)
-def test_array_of_wrong_size_changes_or_breaks_bm25_scores(store, name):
-    """Why the index records its files: bm25s loads such an array without a word, then scores
-    wrongly or fails mid-search (which, depends on the order of the vocabulary)."""
-    import bm25s
-
-    from qa_bot.text import keyword_tokens
-
-    (folder,) = store.glob("bm25-*")
-    bm25 = bm25s.BM25.load(str(folder), show_progress=False)
-    tokens = [t for t in keyword_tokens(QUERY) if t in bm25.vocab_dict]
-    intact = bm25.get_scores(tokens)
-    _replace_array(store, name)
-    try:
-        damaged = list(bm25s.BM25.load(str(folder), show_progress=False).get_scores(tokens))
-    except ValueError:
-        damaged = None
-    assert damaged != list(intact)
-
-
-@pytest.mark.parametrize("name", ARRAYS)
-def test_keyword_index_with_array_of_wrong_size_is_not_loaded(store, name):
-    from qa_bot.search.keyword import KeywordIndex
-
-    _replace_array(store, name)
-    assert KeywordIndex.load(store, _generation(store)) is None
-
-
-def test_keyword_index_saved_without_checksums_is_not_loaded(store):
-    from qa_bot.search.keyword import KeywordIndex
-
-    (index,) = store.glob("bm25-*")
-    meta = json.loads((index / "chunks.json").read_text())
-    del meta["files"]
-    (index / "chunks.json").write_text(json.dumps(meta))
-    assert KeywordIndex.load(store, _generation(store)) is None
-
-
-@pytest.mark.parametrize("name", ARRAYS)
-def test_reader_rebuilds_keyword_index_with_array_of_wrong_size(store, embedder, name):
+def _snapshot(store: Path, embedder):
     from qa_bot.config import get_settings
     from qa_bot.corpus.store import ChunkStore
-    from qa_bot.search.keyword import KeywordIndex
     from qa_bot.search.retrieval import HybridRetriever
 
-    intact = _hits(KeywordIndex.load(store, _generation(store)))
-    _replace_array(store, name)
     settings = get_settings(store_dir=store)
-    retriever = HybridRetriever.from_settings(
-        ChunkStore.from_settings(settings, embedder.name), embedder, settings
-    )
-    assert _hits(retriever.snapshot()) == intact
-
-
-@pytest.mark.parametrize("name", ARRAYS)
-def test_reader_saves_the_rebuilt_keyword_index(store, embedder, name):
-    from qa_bot.config import get_settings
-    from qa_bot.corpus.store import ChunkStore
-    from qa_bot.search.keyword import KeywordIndex
-    from qa_bot.search.retrieval import HybridRetriever
-
-    intact = _hits(KeywordIndex.load(store, _generation(store)))
-    _replace_array(store, name)
-    settings = get_settings(store_dir=store)
-    HybridRetriever.from_settings(
+    return HybridRetriever.from_settings(
         ChunkStore.from_settings(settings, embedder.name), embedder, settings
     ).snapshot()
-    assert _hits(KeywordIndex.load(store, _generation(store))) == intact
 
 
 @pytest.mark.parametrize("name", ARRAYS)
-def test_ingest_that_changes_nothing_rebuilds_keyword_index_with_array_of_wrong_size(
+def test_array_of_wrong_size_changes_or_breaks_bm25_scores(store, name):
+    """Why the catalog records each segment file's size and SHA-256: numpy loads such an
+    array without a word, which then scores wrongly or fails mid-search."""
+    from qa_bot.corpus import segments
+
+    (folder,) = (store / "index" / "segments").iterdir()
+
+    def scores():
+        # Loaded as numpy would, without the checks segments.load makes.
+        meta = json.loads((folder / "segment.json").read_text())
+        arrays = {
+            a: np.load(folder / f"{a}.npy") for a in ("indptr", "docs", "tfs", "lengths", "days", "sources")
+        }
+        segment = segments.Segment(folder.name, meta["words"], meta["chunk_ids"], meta["sources"], **arrays)
+        live = segments.Live(segment, np.zeros(segment.rows, dtype=bool))
+        from qa_bot.text import keyword_tokens
+
+        return [
+            (h.chunk_id, round(h.score, 5))
+            for h in segments.SegmentSearch([live]).search(keyword_tokens(QUERY), 10)
+        ]
+
+    intact = scores()
+    _replace_array(store, name)
+    try:
+        damaged = scores()
+    except (ValueError, IndexError):
+        damaged = None
+    assert damaged != intact
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_segment_with_a_replaced_array_is_not_loaded(store, name):
+    from qa_bot.corpus import segments
+
+    _replace_array(store, name)
+    (folder,) = (store / "index" / "segments").iterdir()
+    with pytest.raises(segments.SegmentDamaged, match=f"{name} is not the file that was written"):
+        segments.load(folder.parent, folder.name)
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_reader_builds_the_keyword_index_in_memory_over_a_damaged_segment(store, embedder, name):
+    intact = _hits(_snapshot(store, embedder))
+    _replace_array(store, name)
+    snapshot = _snapshot(store, embedder)
+    assert (snapshot.from_catalog, _hits(snapshot)) == (False, intact)
+
+
+@pytest.mark.parametrize("name", ARRAYS)
+def test_ingest_that_changes_nothing_repairs_a_segment_with_an_array_of_wrong_size(
     store, corpus, embedder, name
 ):
     from ingest.pipeline import ingest_path
     from qa_bot.config import get_settings
-    from qa_bot.search.keyword import KeywordIndex
 
-    intact = _hits(KeywordIndex.load(store, _generation(store)))
+    intact = _hits(_snapshot(store, embedder))
     _replace_array(store, name)
     report = ingest_path(corpus[0], get_settings(store_dir=store), embedder=embedder)
-    assert (report.changed, _hits(KeywordIndex.load(store, _generation(store)))) == (False, intact)
+    snapshot = _snapshot(store, embedder)
+    assert (report.changed, snapshot.from_catalog, _hits(snapshot)) == (False, True, intact)
 
 
 # ---- the rebuild's swap ---------------------------------------------------------------------
@@ -577,7 +562,9 @@ def test_rebuild_killed_in_its_swap_is_finished_by_the_next(
     staging, aside = store / ".rebuild-killed", store / "replaced-killed"
     staging.mkdir()
     _restore(settings, staging, embedder, ids, texts, metas, False)
-    old = ["chroma", *(p.name for p in store.glob("bm25-*"))]
+    from qa_bot.corpus.index import index_folders
+
+    old = ["chroma", *(p.name for p in index_folders(store))]
     aside.mkdir()
     journal = {"aside": str(aside), "staging": str(staging), "old": old}
     (store / REBUILD_JOURNAL).write_text(json.dumps(journal))

@@ -93,9 +93,13 @@ CREATE TABLE IF NOT EXISTS copies (
     PRIMARY KEY (a, b, gen)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS copies_b ON copies (b);
 CREATE TABLE IF NOT EXISTS commits (gen INTEGER PRIMARY KEY, chunks INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT NOT NULL, gen INTEGER NOT NULL, dead INTEGER NOT NULL DEFAULT 0,
+    signature TEXT NOT NULL, PRIMARY KEY (path, gen)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS articles_path ON articles (path);
 """
 # Tables whose rows carry gen/dead (see the module doc).
-_STAMPED = ("articles", "segments", "bands", "copies")
+_STAMPED = ("articles", "segments", "bands", "copies", "files")
 
 
 def _visible(alias: str = "") -> str:
@@ -137,9 +141,7 @@ class Snapshot:
 
     def chunk_ids(self) -> list[str]:
         """Every chunk the keyword index holds (for checks; reads every row)."""
-        return [
-            p.segment.chunk_ids[r] for p in self.keyword.parts for r in np.flatnonzero(~p.deleted)
-        ]
+        return [p.segment.chunk_ids[r] for p in self.keyword.parts for r in np.flatnonzero(~p.deleted)]
 
     def search(self, query: str, n: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """Top ``n`` chunks by BM25 for ``query`` (positive scores only) among those passing ``filters``."""
@@ -487,6 +489,7 @@ class IndexWrite:
         self._retired: dict[str, ArticleState] = {}
         self._relocated: list[tuple[str, str]] = []  # (article id, new path)
         self._relocated_chunks = _Pending()
+        self._files: dict[str, str] = {}
         self._states: dict[str, ArticleState] | None = None
         #: article id -> the other articles of its copy group, for articles written this run
         self.copies: dict[str, list[str]] = {}
@@ -527,6 +530,50 @@ class IndexWrite:
         self._relocated_chunks.ids += list(ids)
         self._relocated_chunks.metas += list(metas)
 
+    # ---- files read before (ingest skips those whose signature is unchanged) ----------------
+    def unchanged_files(self, signatures: dict[str, tuple]) -> set[str]:
+        """The files (of ``signatures``: path -> size, times, inode, loader key) whose
+        signature is the one recorded when the committed corpus read them."""
+        if not signatures:
+            return set()
+        c = self.generation.committed
+        found = set()
+        with closing(self.index._connect()) as con:
+            paths = sorted(signatures)
+            for i in range(0, len(paths), 500):
+                part = paths[i : i + 500]
+                marks = ",".join("?" * len(part))
+                for path, signature in con.execute(
+                    f"SELECT path, signature FROM files WHERE path IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
+                    (*part, c, c),
+                ):
+                    if signature == json.dumps(signatures[path]):
+                        found.add(path)
+        return found
+
+    def articles_in_files(self, paths: set[str]) -> dict[str, str]:
+        """The committed articles (id -> path) read from ``paths``."""
+        c = self.generation.committed
+        out: dict[str, str] = {}
+        if not paths:
+            return out
+        with closing(self.index._connect()) as con:
+            ordered = sorted(paths)
+            for i in range(0, len(ordered), 500):
+                part = ordered[i : i + 500]
+                marks = ",".join("?" * len(part))
+                for aid, path in con.execute(
+                    f"SELECT article_id, path FROM articles WHERE path IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
+                    (*part, c, c),
+                ):
+                    out[aid] = path
+        return out
+
+    def record_files(self, signatures: dict[str, tuple]) -> None:
+        """Record the signatures of files read whole whose articles the store holds as read
+        (written with the commit)."""
+        self._files.update({path: json.dumps(sig) for path, sig in signatures.items()})
+
     @property
     def changed(self) -> bool:
         return bool(self._new.ids or self._retired)
@@ -547,6 +594,10 @@ class IndexWrite:
                 )
                 con.execute("COMMIT")
             if not self.changed and not self._rebuilding:
+                # Nothing new: the files' contents are the committed generation's own.
+                con.execute("BEGIN IMMEDIATE")
+                _record_files(con, self._files, c, c)
+                con.execute("COMMIT")
                 self.store.finish()
                 _settle(con, self.store.view()[0])
                 return
@@ -677,6 +728,7 @@ class IndexWrite:
             "INSERT OR IGNORE INTO copies (a, b, gen) VALUES (?, ?, ?)",
             ((a, b, stamp) for a, b in rows["edges"]),
         )
+        _record_files(con, self._files, c, g)
         chunks = (
             con.execute(
                 "SELECT COALESCE(SUM(rows), 0) FROM segments WHERE gen <= :g AND (dead = 0 OR dead > :g)", cg
@@ -743,6 +795,22 @@ class IndexWrite:
         for p in passages:
             parts[p.article_id].append((p.chunk_index, p.text))
         return {aid: shingles("\n".join(t for _, t in sorted(ch))) for aid, ch in parts.items()}
+
+
+def _record_files(con: sqlite3.Connection, files: dict[str, str], c: int, g: int) -> None:
+    """File signatures as of generation ``g`` (the committed ``c`` itself when nothing changed):
+    a file's row from before is retired by ``g``, or replaced in place when ``g == c``."""
+    for path, signature in files.items():
+        if g == c:
+            con.execute(
+                "DELETE FROM files WHERE path = ? AND gen <= ? AND (dead = 0 OR dead > ?)", (path, c, c)
+            )
+        else:
+            con.execute("UPDATE files SET dead = ? WHERE path = ? AND gen <= ? AND dead = 0", (g, path, c))
+        con.execute(
+            "INSERT OR REPLACE INTO files (path, gen, dead, signature) VALUES (?, ?, 0, ?)",
+            (path, g, signature),
+        )
 
 
 def _articles_of(new: _Pending) -> dict[str, tuple]:

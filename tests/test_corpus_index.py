@@ -1,0 +1,153 @@
+"""The corpus index followed through many ingests (adds, edits, removals, copies) equals the
+index built from scratch over what the store holds, and a change costs what it changes.
+
+Stand-in embeddings (tests/fakes.py) keep this fast; the real-model ingest, crash and damage
+tests (test_ingest, test_crash, test_store_damage) run the same code with the real models.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from ingest.pipeline import ingest_path
+from qa_bot.corpus.duplicates import article_texts, copy_groups
+from qa_bot.corpus.index import CorpusIndex, _snapshot_from_chunks
+from qa_bot.corpus.store import ChunkStore
+from qa_bot.models.embeddings import embedder_of
+from tests.conftest import FOUNDING
+from tests.fakes import WordEmbeddings
+
+SENTENCES = [s.strip() + "." for s in FOUNDING.read_text().split(". ") if len(s) > 40]
+QUERIES = ["Dewan Keamanan PBB", "Sekretaris Jenderal NATO", "Korea Utara Kursk", "Zelensky", "rapat darurat"]
+
+
+def _story(rng: random.Random, n: int) -> str:
+    return " ".join(rng.sample(SENTENCES, n))
+
+
+@pytest.fixture
+def world(tmp_path, settings_factory):
+    settings = settings_factory()
+    embedder = embedder_of(WordEmbeddings())
+    store = ChunkStore.from_settings(settings, embedder.name)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+
+    def ingest(articles: dict[str, str]):
+        for old in folder.glob("*.jsonl"):
+            old.unlink()
+        lines = [json.dumps({"id": aid, "text": text, "source": "Antara"}) for aid, text in sorted(articles.items())]
+        (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
+        return ingest_path(folder, settings, store=store, embedder=embedder)
+
+    return ingest, store, settings
+
+
+def _from_scratch(store):
+    return _snapshot_from_chunks(store, store.view()[0])
+
+
+def _agree(store, settings) -> None:
+    index = CorpusIndex(store, settings.store_dir)
+    assert index.verify() is None
+    snap, scratch = index.snapshot(), _from_scratch(store)
+    assert snap.from_catalog
+    for q in QUERIES:
+        got = [(h.chunk_id, round(h.score, 4)) for h in snap.search(q, 20)]
+        want = [(h.chunk_id, round(h.score, 4)) for h in scratch.search(q, 20)]
+        assert got == want, q
+    assert snap.copies == scratch.copies
+
+
+def test_index_followed_through_many_ingests_equals_one_built_from_scratch(world):
+    ingest, store, settings = world
+    rng = random.Random(3)
+    articles = {f"a{i}": _story(rng, rng.randint(2, 5)) for i in range(12)}
+    for round_ in range(6):
+        # Edits, removals, new articles, and syndicated copies (a dateline and a line more).
+        for aid in rng.sample(sorted(articles), 2):
+            articles[aid] = _story(rng, rng.randint(2, 5))
+        for aid in rng.sample(sorted(articles), 1):
+            del articles[aid]
+        for i in range(3):
+            articles[f"n{round_}-{i}"] = _story(rng, rng.randint(2, 5))
+        source = rng.choice(sorted(articles))
+        articles[f"copy{round_}"] = "JAKARTA, KOMPAS - " + articles[source] + " Baca juga: berita lain."
+        report = ingest(articles)
+        assert report.changed
+        _agree(store, settings)
+    # The copies the incremental index found are the ones the batch finder finds.
+    ids, texts, metas = store.all_chunks()
+    groups = copy_groups(article_texts(ids, texts, metas))
+    assert groups and {aid: tuple(g["group"]) for aid, g in CorpusIndex(store, settings.store_dir).snapshot().copies.items()} == groups
+
+
+def test_report_names_the_copy_a_new_article_is_of(world):
+    ingest, store, settings = world
+    rng = random.Random(5)
+    story = _story(rng, 4)
+    ingest({"asli": story, "lain": _story(rng, 3)})
+    report = ingest({"asli": story, "lain": _story(rng, 3), "salinan": "BANDUNG, ANTARA - " + story})
+    assert ("salinan", "same story as asli: answers cite one copy and name the rest") in report.notes
+
+
+def test_an_unchanged_run_reads_no_chunk_and_writes_nothing(world, monkeypatch):
+    ingest, store, settings = world
+    rng = random.Random(9)
+    articles = {f"a{i}": _story(rng, 3) for i in range(5)}
+    ingest(articles)
+    generation = store.view()
+    # Reading every chunk (or every chunk's metadata) is what made ingest grow with the archive.
+    for name in ("all_chunks", "article_states", "articles", "ids"):
+        monkeypatch.setattr(ChunkStore, name, lambda *a, **k: pytest.fail("read every chunk"))
+    report = ingest(articles)
+    assert (report.changed, store.view()) == (False, generation)
+    # One new article: still no full read.
+    articles["baru"] = _story(rng, 2)
+    report = ingest(articles)
+    assert report.added == ["baru"]
+
+
+def test_files_unchanged_since_they_were_read_are_not_read_again(world, monkeypatch):
+    import ingest.pipeline as pipeline
+
+    ingest, store, settings = world
+    monkeypatch.setattr(pipeline, "RACY_SECONDS", 0.0)  # the files are written just before
+    folder = settings.store_dir.parent / "files"
+    folder.mkdir()
+    rng = random.Random(11)
+    for name in ("a", "b", "c"):
+        (folder / f"{name}.md").write_text(f"---\ntitle: {name}\n---\n{_story(rng, 3)}\n")
+    read: list[str] = []
+    real = pipeline.iter_articles
+
+    def counting(files, *args, **kwargs):
+        read.extend(sorted(p.name for p in files))
+        return real(files, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "iter_articles", counting)
+    embedder = embedder_of(WordEmbeddings())
+
+    def run(**overrides):
+        read.clear()
+        return ingest_path(folder, settings.model_copy(update=overrides), store=store, embedder=embedder)
+
+    assert run().added == ["a", "b", "c"] and read == ["a.md", "b.md", "c.md"]
+    report = run()
+    assert (read, report.unchanged, report.changed) == ([], ["a", "b", "c"], False)
+    # An edit of the same length is seen (its times change); so is a new file.
+    text = (folder / "b.md").read_text()
+    assert text.endswith(".\n")
+    (folder / "b.md").write_text(text[:-2] + "!\n")
+    (folder / "d.md").write_text(f"---\ntitle: d\n---\n{_story(rng, 2)}\n")
+    report = run()
+    assert (read, report.updated, report.added) == (["b.md", "d.md"], ["b"], ["d"])
+    # A gone file's articles go; a setting that changes the chunks reads every file again.
+    (folder / "a.md").unlink()
+    assert (run().removed, read) == (["a"], [])
+    run(chunk_max_chars=settings.chunk_max_chars - 100)
+    assert read == ["b.md", "c.md", "d.md"]
+    assert CorpusIndex(store, settings.store_dir).verify() is None
