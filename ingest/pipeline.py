@@ -129,7 +129,9 @@ def ingest_path(
             if plan.writes and embedder is None:
                 from qa_bot.models.embeddings import load_embeddings
 
+                loading = time.perf_counter()
                 embedder = load_embeddings(settings)
+                report.model_seconds = time.perf_counter() - loading
             apply_plan(plan, write, embedder, report, progress, show_progress)  # type: ignore[arg-type]
             write.record_files({k: v for k, v in signatures.items() if k in plan.clean_files or k in settled})
             write.commit()

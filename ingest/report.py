@@ -46,6 +46,8 @@ class IngestReport:
     chunks_written: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0
+    # Of ``seconds``, loading the embedding model (0 when nothing needed embedding).
+    model_seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
@@ -63,7 +65,12 @@ class IngestReport:
         :func:`printable`; :meth:`to_dict` keeps them as they are)."""
         lines = [
             f"Ingest: {self.summary()} ({self.chunks_written} chunks written, "
-            f"{self.chunks_deleted} deleted, {self.seconds:.1f} s)"
+            f"{self.chunks_deleted} deleted, {self.seconds:.1f} s"
+            + (
+                f", {self.model_seconds:.1f} s of it loading the embedding model)"
+                if self.model_seconds
+                else ")"
+            )
         ]
         for label, ids in (("added", self.added), ("updated", self.updated), ("removed", self.removed)):
             for article_id in ids:
@@ -87,4 +94,5 @@ class IngestReport:
             "chunks_written": self.chunks_written,
             "chunks_deleted": self.chunks_deleted,
             "seconds": round(self.seconds, 3),
+            "model_seconds": round(self.model_seconds, 3),
         }

@@ -185,7 +185,9 @@ def dump(store_dir: str, question: str) -> None:
                 "retrieved": [p.text for p in passages],
                 "from_catalog": index.from_catalog,
                 "verify": retriever.index.verify(),
-                "segment_folders": sorted(p.name for p in (settings.store_dir / "index" / "segments").iterdir()),
+                "segment_folders": sorted(
+                    p.name for p in (settings.store_dir / "index" / "segments").iterdir()
+                ),
                 "legacy_indexes": sorted(p.name for p in settings.store_dir.glob("*bm25*")),
                 "catalog_segments": _catalog_segments(settings.store_dir),
             }

@@ -251,7 +251,8 @@ def test_input_rules_empty_question_limit_counter_and_bad_dates(browser, app_url
     box.fill("   ")
     # Set by the page's script on input: waited for (a loaded machine runs it late).
     page.wait_for_function(
-        "() => document.querySelector('#qa-question button[data-testid=submit-button]').disabled", timeout=10_000
+        "() => document.querySelector('#qa-question button[data-testid=submit-button]').disabled",
+        timeout=10_000,
     )
     box.press("Enter")
     page.wait_for_timeout(1500)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import pytest
 
@@ -20,12 +21,14 @@ from qa_bot.models.embeddings import embedder_of
 from tests.conftest import FOUNDING
 from tests.fakes import WordEmbeddings
 
-SENTENCES = [s.strip() + "." for s in FOUNDING.read_text().split(". ") if len(s) > 40]
+WORDS = sorted(set(re.findall(r"[A-Za-z]{3,}", FOUNDING.read_text())))
 QUERIES = ["Dewan Keamanan PBB", "Sekretaris Jenderal NATO", "Korea Utara Kursk", "Zelensky", "rapat darurat"]
 
 
 def _story(rng: random.Random, n: int) -> str:
-    return " ".join(rng.sample(SENTENCES, n))
+    """A story of ``n`` sentences of the founding article's words: stories share words (so
+    BM25 has work to do), and no two share a run of five words by chance, as in real news."""
+    return " ".join(" ".join(rng.choices(WORDS, k=rng.randint(8, 16))).capitalize() + "." for _ in range(n))
 
 
 @pytest.fixture
@@ -39,7 +42,10 @@ def world(tmp_path, settings_factory):
     def ingest(articles: dict[str, str]):
         for old in folder.glob("*.jsonl"):
             old.unlink()
-        lines = [json.dumps({"id": aid, "text": text, "source": "Antara"}) for aid, text in sorted(articles.items())]
+        lines = [
+            json.dumps({"id": aid, "text": text, "source": "Antara"})
+            for aid, text in sorted(articles.items())
+        ]
         (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
         return ingest_path(folder, settings, store=store, embedder=embedder)
 
@@ -76,13 +82,23 @@ def test_index_followed_through_many_ingests_equals_one_built_from_scratch(world
             articles[f"n{round_}-{i}"] = _story(rng, rng.randint(2, 5))
         source = rng.choice(sorted(articles))
         articles[f"copy{round_}"] = "JAKARTA, KOMPAS - " + articles[source] + " Baca juga: berita lain."
+        if round_ % 2:  # a longer version of a story: the other copy is contained in it
+            source = rng.choice(sorted(articles))
+            articles[f"long{round_}"] = articles[source] + " " + _story(rng, 1)
         report = ingest(articles)
         assert report.changed
         _agree(store, settings)
     # The copies the incremental index found are the ones the batch finder finds.
     ids, texts, metas = store.all_chunks()
     groups = copy_groups(article_texts(ids, texts, metas))
-    assert groups and {aid: tuple(g["group"]) for aid, g in CorpusIndex(store, settings.store_dir).snapshot().copies.items()} == groups
+    assert (
+        groups
+        and {
+            aid: tuple(g["group"])
+            for aid, g in CorpusIndex(store, settings.store_dir).snapshot().copies.items()
+        }
+        == groups
+    )
 
 
 def test_report_names_the_copy_a_new_article_is_of(world):
@@ -151,3 +167,22 @@ def test_files_unchanged_since_they_were_read_are_not_read_again(world, monkeypa
     run(chunk_max_chars=settings.chunk_max_chars - 100)
     assert read == ["b.md", "c.md", "d.md"]
     assert CorpusIndex(store, settings.store_dir).verify() is None
+
+
+def test_a_moved_folder_updates_paths_in_place_without_a_new_generation(world, tmp_path):
+    ingest, store, settings = world
+    rng = random.Random(13)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.md").write_text(f"---\ntitle: {name}\n---\n{_story(rng, 3)}\n")
+    embedder = embedder_of(WordEmbeddings())
+    ingest_path(folder, settings, store=store, embedder=embedder)
+    generation = store.view()
+    moved = folder.rename(tmp_path / "new")
+    report = ingest_path(moved, settings, store=store, embedder=embedder)
+    assert (report.changed, sorted(report.unchanged), store.view()) == (False, ["a", "b"], generation)
+    index = CorpusIndex(store, settings.store_dir)
+    assert sorted(a["path"] for a in index.articles()) == [str(moved / "a.md"), str(moved / "b.md")]
+    assert index.verify() is None  # Chroma's records were moved too
+    assert sorted(index.article_states()) == ["a", "b"]

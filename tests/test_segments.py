@@ -29,7 +29,9 @@ def _chunks(n: int, seed: int = 7) -> list[seg.ChunkTerms]:
     out = []
     for i in range(n):
         text = " ".join(rng.sample(sentences, 3) + rng.sample(extra, 1))
-        out.append(seg.ChunkTerms(f"c{i}", keyword_tokens(text), rng.choice(["Antara", "CNN"]), 20241000 + i % 28))
+        out.append(
+            seg.ChunkTerms(f"c{i}", keyword_tokens(text), rng.choice(["Antara", "CNN"]), 20241000 + i % 28)
+        )
     return out
 
 

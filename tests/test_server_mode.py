@@ -155,3 +155,59 @@ def test_unreachable_chroma_server_is_a_clear_message(settings_factory, embedder
     settings = settings_factory(chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(StoreError, match="start it with `chroma run` or unset QA_BOT_CHROMA_HOST"):
         ChunkStore.from_settings(settings, embedder.name)
+
+
+def test_an_app_machine_follows_ingests_made_on_another_machine_without_reading_every_chunk(
+    chroma_server, settings_factory, tmp_path, monkeypatch
+):
+    """Two machines share one Chroma server: A ingests (its own store folder), B answers
+    (another store folder, as on another machine). B builds its corpus index from the server
+    once, then follows each ingest of A from the change log and the new records only."""
+    import json
+    import random
+
+    from ingest.pipeline import ingest_path
+    from qa_bot.corpus.index import CorpusIndex
+    from qa_bot.corpus.store import ChunkStore
+    from qa_bot.models.embeddings import embedder_of
+    from qa_bot.search.retrieval import HybridRetriever
+    from tests.fakes import WordEmbeddings
+
+    embedder = embedder_of(WordEmbeddings())
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_server, "collection": "follow-test"}
+    a, b = settings_factory(**server), settings_factory(**server)
+    store_a, store_b = ChunkStore.from_settings(a, embedder.name), ChunkStore.from_settings(b, embedder.name)
+    sentences = [s.strip() + "." for s in FOUNDING.read_text().split(". ") if len(s) > 40]
+    rng = random.Random(4)
+    articles = {f"a{i}": " ".join(rng.sample(sentences, 3)) for i in range(8)}
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+
+    def ingest_on_a():
+        lines = [json.dumps({"id": k, "text": v, "source": "Antara"}) for k, v in sorted(articles.items())]
+        (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
+        return ingest_path(folder, a, store=store_a, embedder=embedder)
+
+    def results(retriever):
+        snap = retriever.snapshot()
+        return [
+            [(h.chunk_id, round(h.score, 4)) for h in snap.search(q, 10)] for q in ("NATO", "Kursk Korea")
+        ], snap
+
+    ingest_on_a()
+    reader_b = HybridRetriever(store_b, embedder, b.store_dir)
+    first, snap = results(reader_b)
+    assert snap.from_catalog and (b.store_dir / "index" / "catalog.sqlite3").exists()
+    for _ in range(3):
+        # A edits, removes, adds (one a copy of another); B follows without a full read.
+        articles["a1"] = " ".join(rng.sample(sentences, 4))
+        del articles[sorted(articles)[-1]]
+        articles[f"n{rng.randint(0, 10**6)}"] = "JAKARTA - " + articles["a2"]
+        assert ingest_on_a().changed
+        with monkeypatch.context() as m:
+            m.setattr(ChunkStore, "all_chunks", lambda *a, **k: pytest.fail("B read every chunk"))
+            got, snap_b = results(reader_b)
+        want, snap_a = results(HybridRetriever(store_a, embedder, a.store_dir))
+        assert (got, snap_b.copies, snap_b.from_catalog) == (want, snap_a.copies, True)
+        assert CorpusIndex(store_b, b.store_dir).verify() is None
+    assert got != first

@@ -7,7 +7,7 @@ on the same event share only quotes and names. Copies are grouped transitively, 
 bot cites one copy and can name the rest.
 
 Incrementally (:mod:`qa_bot.corpus.index`), a new article is compared only with the articles
-its MinHash signature (datasketch) shares a band with: :data:`BANDS` bands of
+its MinHash signature shares a band with: :data:`BANDS` bands of
 :data:`BAND_ROWS` hashes, so a pair with Jaccard similarity J becomes a candidate with
 probability 1 - (1 - J^2)^20: 0.94 at J = 0.36 (an article holding 80% of the shingles of
 one twice its length), 0.997 at J = 0.5, 0.05 at J = 0.05. Candidates are then judged
@@ -28,6 +28,8 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import numpy as np
 
 SHINGLE = 5
 # Share of the shorter article's shingles found in the other one. Measured: the test
@@ -103,6 +105,11 @@ def band_keys(grams: set[int]) -> list[int]:
     """The LSH bucket keys of a shingle set (one per band; [] for an empty set): articles
     sharing a key are candidates to be copies (see the module doc).
 
+    The MinHash is the textbook one (a random affine hash per row, modulo a prime, its
+    minimum over the shingles), computed with numpy here: datasketch's ``MinHash`` gives the
+    same, but importing datasketch imports scipy, 0.76 s of every ingest that adds an article
+    (measured), for twenty lines of arithmetic.
+
     Example:
         >>> story = "Presiden Ukraina mengumumkan pasukan Ukraina menangkap dua tentara Korea Utara."
         >>> a, b = band_keys(shingles(story)), band_keys(shingles("Jakarta, A - " + story))
@@ -111,13 +118,9 @@ def band_keys(grams: set[int]) -> list[int]:
     """
     if not grams:
         return []
-    from datasketch import MinHash
-
-    sketch = MinHash(
-        num_perm=BANDS * BAND_ROWS, hashfunc=int, permutations=_permutations(), scheme="affine32"
-    )
-    sketch.update_batch(sorted(grams))
-    values = sketch.hashvalues.astype("<u8")
+    x = np.fromiter(grams, dtype=np.uint64, count=len(grams))
+    # a < 2**31 and x < 2**32 keep a * x + b below 2**64: exact before the modulus.
+    values = ((x[:, None] * _A[None, :] + _B[None, :]) % _PRIME).min(axis=0).astype("<u8")
     keys = []
     for band in range(BANDS):
         part = values[band * BAND_ROWS : (band + 1) * BAND_ROWS].tobytes()
@@ -126,14 +129,7 @@ def band_keys(grams: set[int]) -> list[int]:
     return keys
 
 
-_PERMUTATIONS: Any = None
-
-
-def _permutations() -> Any:
-    # datasketch draws its permutations from a seeded RNG each time; drawn once here.
-    global _PERMUTATIONS
-    if _PERMUTATIONS is None:
-        from datasketch import MinHash
-
-        _PERMUTATIONS = MinHash(num_perm=BANDS * BAND_ROWS, seed=1, scheme="affine32").permutations
-    return _PERMUTATIONS
+_PRIME = np.uint64(4_294_967_311)  # the smallest prime above 2**32 (shingles are crc32 values)
+_rng = np.random.default_rng(18)
+_A = _rng.integers(1, 2**31, size=BANDS * BAND_ROWS, dtype=np.uint64)
+_B = _rng.integers(0, 2**32, size=BANDS * BAND_ROWS, dtype=np.uint64)

@@ -311,10 +311,14 @@ class CorpusIndex:
                 committed, pending = view or self.store.view()
                 snap = self._snapshot
                 if snap is not None and snap.generation == committed:
-                    if pending or snap.chunks == self.store.count():
-                        return snap
+                    return snap  # checked against the store when it was loaded
                 try:
-                    snap = self._load(committed)
+                    try:
+                        snap = self._load(committed)
+                    except IndexDamaged:
+                        if not self._follow(committed):
+                            raise
+                        snap = self._load(committed)
                     if not pending and snap.chunks != self.store.count():
                         raise IndexDamaged(
                             f"it lists {snap.chunks:,} chunks, the store holds {self.store.count():,} "
@@ -334,6 +338,52 @@ class CorpusIndex:
                 self._snapshot = snap
                 return snap
             raise StoreError("the store changed three times while its index was being read: ask again")
+
+    def _follow(self, c: int) -> bool:
+        """Bring this machine's catalog to generation ``c`` of a Chroma server that another
+        machine ingests into: from the change log and the records of the generations since
+        the catalog's own (no chunk is read twice), or once from every chunk when the
+        catalog is new or too far behind. False when this is not a server store or the
+        catalog cannot be written here (the caller builds the index in memory)."""
+        if self.store.location is not None:
+            return False
+        try:
+            with ingest_lock(self.store_dir, wait=300), closing(self._connect(write=True)) as con:
+                have = con.execute("SELECT MAX(gen) FROM commits").fetchone()[0]
+                if have == c:
+                    return True  # another process of this machine caught up meanwhile
+                chain = self._chain(have, c) if have is not None and have < c else None
+                if chain is None:
+                    log.info("the corpus index in %s is built from the Chroma server (once)", self.folder)
+                    self._rebuild_catalog(c)
+                    return True
+                write = IndexWrite(self, Generation(have, c, frozenset()), following=True)
+                states = write.states()
+                for aid in sorted({a for record in chain for a in record["retired"]}):
+                    if aid in states:
+                        write.retire(aid)
+                write.adopt(*self.store.records_since(have, c))
+                for record in chain:
+                    for aid, path in record["moved"].items():
+                        write._relocated.append((aid, path))
+                write.commit()
+                return True
+        except (OSError, StoreError, sqlite3.Error) as exc:
+            log.warning("the corpus index in %s cannot follow the Chroma server (%s)", self.folder, exc)
+            return False
+
+    def _chain(self, have: int, c: int) -> list[dict] | None:
+        """The change records from generation ``have`` to ``c``, oldest first, or None when
+        the log does not reach back that far."""
+        records = self.store.changes(have, c)
+        chain, gen = [], c
+        while gen != have:
+            record = records.get(gen)
+            if record is None or record["prev"] >= gen:
+                return None
+            chain.append(record)
+            gen = record["prev"]
+        return chain[::-1]
 
     def verify(self) -> str | None:
         """Why the on-disk index does not describe exactly the chunks readers see, or None
@@ -480,11 +530,17 @@ class _Pending:
 class IndexWrite:
     """One generation being written (see the module doc). Made by :meth:`CorpusIndex.begin`."""
 
-    def __init__(self, index: CorpusIndex, generation: Generation, *, rebuilding: bool = False) -> None:
+    def __init__(
+        self, index: CorpusIndex, generation: Generation, *, rebuilding: bool = False, following: bool = False
+    ) -> None:
+        """``rebuilding``: the catalog of the committed generation is written afresh;
+        ``following``: the catalog catches up with generations another machine committed.
+        Neither writes to Chroma."""
         self.index = index
         self.store = index.store
         self.generation = generation
         self._rebuilding = rebuilding
+        self._following = following
         self._new = _Pending()
         self._retired: dict[str, ArticleState] = {}
         self._relocated: list[tuple[str, str]] = []  # (article id, new path)
@@ -519,7 +575,8 @@ class IndexWrite:
     def retire(self, article_id: str) -> ArticleState:
         """Take an article of the committed generation out from this generation on."""
         state = self.states()[article_id]
-        self.store.retire(sorted(state.chunk_ids), self.number)
+        if not self._following:
+            self.store.retire(sorted(state.chunk_ids), self.number)
         self._retired[article_id] = state
         return state
 
@@ -582,15 +639,15 @@ class IndexWrite:
         """Make this generation what readers see (see the module doc), or, when nothing
         changed, just write relocations and settle. Then clean up."""
         c, g = self.generation.committed, self.number
-        if self._relocated_chunks.ids:
+        if self._relocated_chunks.ids and not self._following:
             # One call for all of them: Chroma's cost is per call (84 ms an article otherwise).
             self.store.update_metadata(self._relocated_chunks.ids, self._relocated_chunks.metas)
         with closing(self.index._connect(write=True)) as con:
             if self._relocated:
                 con.execute("BEGIN IMMEDIATE")
                 con.executemany(
-                    f"UPDATE articles SET path = ? WHERE article_id = ? AND {_visible().replace(':c', '?')}",
-                    [(path, aid, c, c, c) for aid, path in self._relocated],
+                    f"UPDATE articles SET path = :path WHERE article_id = :aid AND {_visible()}",
+                    [{"path": path, "aid": aid, "c": c} for aid, path in self._relocated],
                 )
                 con.execute("COMMIT")
             if not self.changed and not self._rebuilding:
@@ -603,7 +660,8 @@ class IndexWrite:
                 return
             planned = set(self._new.ids)
             # Records an interrupted run wrote but this one did not take up must not appear.
-            self.store.delete(sorted(self.generation.leftovers - planned))
+            if self.generation.leftovers - planned:
+                self.store.delete(sorted(self.generation.leftovers - planned))
             rows = self._catalog_rows(con, c)
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -612,10 +670,15 @@ class IndexWrite:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            if not self._rebuilding:
+            if not (self._rebuilding or self._following):
+                if self.store.location is None:
+                    # Machines following the Chroma server catch up from this (see snapshot).
+                    self.store.log_change(
+                        g, {"prev": c, "retired": sorted(self._retired), "moved": dict(self._relocated)}
+                    )
                 self.store.commit(g)
                 self.store.finish()
-            _settle(con, self.store.view()[0])
+            _settle(con, g if self._following else self.store.view()[0])
             self.index._remove_unnamed_segments(con)
 
     # ---- what a commit writes ------------------------------------------------------------

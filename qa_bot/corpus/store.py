@@ -306,6 +306,57 @@ class ChunkStore:
         self.delete(self._ids_where({"$or": [{"gen": {"$gt": committed}}, {"dead": {"$gt": 0}}]}))
         self._set(committed=committed, pending=0)
 
+    # ---- the change log (for machines that follow a Chroma server) ---------------------
+    def _changes(self) -> Any:
+        return self.client.get_or_create_collection(
+            f"{self.name}-changes", embedding_function=None, metadata={"hnsw:space": "l2"}
+        )
+
+    @_translated
+    def log_change(self, generation: int, record: dict, keep: int = 500) -> None:
+        """Record what ``generation`` changed besides adding records (retired articles, moved
+        paths) and the generation it follows, before it commits: a machine holding the
+        corpus index of an earlier generation catches up from these and the records of later
+        generations (:meth:`qa_bot.corpus.index.CorpusIndex.snapshot`). The last ``keep``
+        generations are kept; a machine further behind rebuilds its index once."""
+        import json
+
+        log = self._changes()
+        log.upsert(
+            ids=[f"g{generation}"],
+            documents=[json.dumps(record)],
+            embeddings=[[1.0]],
+            metadatas=[{"gen": generation}],
+        )
+        old = log.get(where={"gen": {"$lt": generation - keep}}, include=[])["ids"]
+        if old:
+            log.delete(ids=list(old))
+
+    @_translated
+    def changes(self, after: int, upto: int) -> dict[int, dict]:
+        """The change records of the generations in (``after``, ``upto``] (see :meth:`log_change`)."""
+        import json
+
+        got = self._changes().get(
+            where={"$and": [{"gen": {"$gt": after}}, {"gen": {"$lte": upto}}]},
+            include=["documents", "metadatas"],
+        )
+        return {int(m["gen"]): json.loads(d) for d, m in zip(got["documents"], got["metadatas"], strict=True)}
+
+    @_translated
+    def records_since(self, after: int, upto: int) -> tuple[list[str], list[str], list[dict]]:
+        """(ids, texts, metadatas) of the chunks visible at ``upto`` that generations after
+        ``after`` wrote: what a follower adds to its index."""
+        where = {
+            "$and": [
+                {"gen": {"$gt": after}},
+                {"gen": {"$lte": upto}},
+                {"$or": [{"dead": 0}, {"dead": {"$gt": upto}}]},
+            ]
+        }
+        got = self._col.get(where=where, include=["documents", "metadatas"])
+        return list(got["ids"]), list(got["documents"]), list(got["metadatas"])
+
     @_translated
     def _ids_where(self, where: dict | None) -> list[str]:
         return list(self._col.get(where=where, include=[])["ids"])
@@ -400,12 +451,12 @@ class ChunkStore:
         view: tuple[int, bool] | None = None,
     ) -> list[Passage]:
         """Nearest chunks by cosine similarity (score = 1 - cosine distance)."""
-        count = self.count()
-        if n <= 0 or count == 0:
+        if n <= 0:
             return []
+        # No count first: Chroma returns what it has (a count costs a scan of its table).
         got = self._col.query(
             query_embeddings=[list(embedding)],
-            n_results=min(n, count),
+            n_results=n,
             where=chroma_where(filters, self._visible_at(view)),
             include=["documents", "metadatas", "distances"],
         )
@@ -450,8 +501,9 @@ class ChunkStore:
 
 
 @contextmanager
-def ingest_lock(lock_dir: Path) -> Iterator[None]:
-    """Hold the store's ingest lock; another ingest already holding it is refused.
+def ingest_lock(lock_dir: Path, wait: float = 0) -> Iterator[None]:
+    """Hold the store's ingest lock; another ingest already holding it is refused (after
+    ``wait`` seconds).
 
     The lock is a file lock (released by the OS if the holder dies, even by SIGKILL) in
     ``lock_dir``; with a Chroma server, ingests must run from one machine.
@@ -459,7 +511,7 @@ def ingest_lock(lock_dir: Path) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     lock_dir = Path(lock_dir)
-    lock = FileLock(str(lock_dir / "ingest.lock"), timeout=0)
+    lock = FileLock(str(lock_dir / "ingest.lock"), timeout=wait)
     try:
         lock_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire()
