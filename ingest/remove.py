@@ -5,8 +5,9 @@ removes any article, including those that no ingest of a folder reaches (a file 
 on its own, a fetched page, or an article a link once brought in). A removal is one store
 generation, as an ingest is (see :mod:`qa_bot.corpus.store`): the articles' records are retired,
 the corpus index of the new generation is written (:mod:`qa_bot.corpus.index`), one
-metadata write commits it, and only then is anything deleted; killed at any point, the store keeps answering from the last
-committed corpus. It takes the ingest lock, so it never runs beside an ingest.
+metadata write commits it, and only then is anything deleted; killed at any point, the
+store keeps answering from the last committed corpus. It takes the ingest lock, so it never
+runs beside an ingest.
 
 The article's source is not touched: if its file is still in a folder, the next ingest of
 that folder adds it again, and the report says so.

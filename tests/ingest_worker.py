@@ -107,8 +107,6 @@ def _arm(point: str) -> None:
         # Inside the catalog's transaction, some rows written, not committed.
         from qa_bot.corpus.index import IndexWrite
 
-        real_rows = IndexWrite._write_rows
-
         def write_rows(self, con, rows, c, g):
             con.execute("INSERT INTO commits (gen, chunks) VALUES (?, 0)", (g,))
             _die()

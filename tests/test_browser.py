@@ -245,7 +245,6 @@ def test_evidence_is_readable_and_the_answer_start_in_view(browser, app_url, nam
 def test_input_rules_empty_question_limit_counter_and_bad_dates(browser, app_url):
     page = open_page(browser, app_url, DESKTOP)
     box = question_box(page)
-    send = page.locator("#qa-question button[data-testid=submit-button]")
     counter = page.locator("#qa-counter")
     assert counter.inner_text() == "0 / 2,000"
     box.fill("   ")

@@ -7,8 +7,8 @@ import pytest
 
 from ingest.loaders import split_front_matter
 from ingest.pipeline import ingest_path
-from qa_bot.corpus.store import ChunkStore
 from qa_bot.corpus.index import CorpusIndex
+from qa_bot.corpus.store import ChunkStore
 from tests.conftest import FOUNDING
 
 
@@ -187,7 +187,6 @@ def test_store_from_before_generations_is_taken_over_without_embedding_again(set
     # What a store written by an earlier version looks like: no generation on the records
     # or the collection, chunk ids without the article version, one "bm25" index folder.
     col = store._col
-    generation = store.view()[0]
     ids, texts, metas = store.all_chunks()
     vectors = store.vectors(ids)
     col.delete(ids=ids)

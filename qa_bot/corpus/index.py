@@ -560,7 +560,13 @@ class IndexWrite:
             self._states = self.index.article_states(self.generation.committed)
         return self._states
 
-    def put(self, ids: Sequence[str], texts: Sequence[str], vectors: Sequence, metas: Sequence[dict]) -> None:
+    def put(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        vectors: Sequence[Sequence[float]] | np.ndarray,
+        metas: Sequence[dict],
+    ) -> None:
         """Write chunks to Chroma as records of this generation, and index them."""
         self.store.put(ids, texts, vectors, metas, generation=self.number)
         self.adopt(ids, texts, metas)
@@ -601,7 +607,8 @@ class IndexWrite:
                 part = paths[i : i + 500]
                 marks = ",".join("?" * len(part))
                 for path, signature in con.execute(
-                    f"SELECT path, signature FROM files WHERE path IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
+                    f"SELECT path, signature FROM files WHERE path IN ({marks}) "
+                    "AND gen <= ? AND (dead = 0 OR dead > ?)",
                     (*part, c, c),
                 ):
                     if signature == json.dumps(signatures[path]):
@@ -620,7 +627,8 @@ class IndexWrite:
                 part = ordered[i : i + 500]
                 marks = ",".join("?" * len(part))
                 for aid, path in con.execute(
-                    f"SELECT article_id, path FROM articles WHERE path IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
+                    f"SELECT article_id, path FROM articles WHERE path IN ({marks}) "
+                    "AND gen <= ? AND (dead = 0 OR dead > ?)",
                     (*part, c, c),
                 ):
                     out[aid] = path
@@ -650,7 +658,7 @@ class IndexWrite:
                     [{"path": path, "aid": aid, "c": c} for aid, path in self._relocated],
                 )
                 con.execute("COMMIT")
-            if not self.changed and not self._rebuilding:
+            if not self.changed and not (self._rebuilding or self._following):
                 # Nothing new: the files' contents are the committed generation's own.
                 con.execute("BEGIN IMMEDIATE")
                 _record_files(con, self._files, c, c)
@@ -763,8 +771,8 @@ class IndexWrite:
                     f"UPDATE articles SET dead = {g} WHERE article_id = ? AND gen <= {c} AND dead = 0", (aid,)
                 )
             con.execute(
-                "INSERT OR REPLACE INTO articles (article_id, gen, dead, article_hash, path, url, title, source, "
-                "published, chunk_ids) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO articles (article_id, gen, dead, article_hash, path, url, title, "
+                "source, published, chunk_ids) VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
                 (aid, stamp, *row),
             )
         for name, s in rows["segments"].items():
@@ -823,7 +831,8 @@ class IndexWrite:
             part = all_keys[i : i + 500]
             marks = ",".join("?" * len(part))
             for key, aid in con.execute(
-                f"SELECT key, article_id FROM bands WHERE key IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
+                f"SELECT key, article_id FROM bands WHERE key IN ({marks}) "
+                "AND gen <= ? AND (dead = 0 OR dead > ?)",
                 (*part, c, c),
             ):
                 if aid not in gone:

@@ -177,7 +177,10 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
         days.append(np.asarray(seg.days)[rows])
         sources.append(remap[np.asarray(seg.sources)[rows]] if len(remap) else np.zeros(0, np.int32))
         offset += len(rows)
-    cat = lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+
+    def cat(xs: list[np.ndarray], dt: type) -> np.ndarray:
+        return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+
     return _from_postings(
         name,
         list(words),
