@@ -26,7 +26,9 @@ from ingest.loaders import SUPPORTED_SUFFIXES, iter_articles, scan
 from ingest.report import IngestReport
 from ingest.web import load_url
 from qa_bot.config import Settings, get_settings
-from qa_bot.corpus.index import CorpusIndex, IndexWrite
+from qa_bot.corpus.catalog import ArticleStates
+from qa_bot.corpus.index import CorpusIndex
+from qa_bot.corpus.index_write import IndexWrite
 from qa_bot.corpus.store import ArticleState, ChunkStore
 from qa_bot.hostile import detect_planted
 from qa_bot.text import sentence_spans
@@ -204,7 +206,7 @@ class IngestPlan:
 
 def plan_changes(
     loaded: list[tuple[str | Path, LoadedFile | LoadError]],
-    states: dict[str, ArticleState],
+    states: ArticleStates,
     settings: Settings,
     scope: Path | None,
     report: IngestReport,
@@ -220,6 +222,7 @@ def plan_changes(
     articles, kept_paths, incremental, clean = _collect(loaded, report, settings.max_article_chars, settled)
     report.unchanged += sorted(settled)
     articles = _match_by_url(articles, incremental, states, report)
+    states.load([a.id for a in articles])
     writes: list[_Planned] = []
     moves: list[tuple[Article, list[Chunk], str]] = []
     for article in articles:
@@ -237,7 +240,9 @@ def plan_changes(
     removals: list[str] = []
     if scope is not None:
         present = {a.id for a in articles} | set(settled)
-        removals = _missing(states, present, scope, kept_paths, report, link_targets)
+        removals = _missing(
+            states, present, scope, kept_paths, report, link_targets, frozenset(settled.values())
+        )
     return IngestPlan(writes, moves, removals, leftovers, clean)
 
 
@@ -401,7 +406,7 @@ def _collect(
 
 
 def _match_by_url(
-    articles: list[Article], incremental: set[str], states: dict[str, ArticleState], report: IngestReport
+    articles: list[Article], incremental: set[str], states: ArticleStates, report: IngestReport
 ) -> list[Article]:
     """Feed and page articles, each under the id of the stored article with its URL when
     its own id is new: a feed may give an item a new GUID, but its canonical URL stays.
@@ -412,7 +417,8 @@ def _match_by_url(
     """
     present = {a.id for a in articles}
     owners: dict[str, str] = {}
-    for article_id, state in sorted(states.items()):
+    urls = [a.url for a in articles if a.id in incremental and a.url]
+    for article_id, state in sorted(states.with_urls(urls).items()):
         if state.url and article_id not in present:
             owners.setdefault(state.url, article_id)
     seen: dict[str, str] = {}
@@ -438,15 +444,20 @@ def _match_by_url(
 
 
 def _missing(
-    states: dict[str, ArticleState],
+    states: ArticleStates,
     present: set[str],
     scope: Path,
     kept_paths: set[str],
     report: IngestReport,
     link_targets: frozenset[str] = frozenset(),
+    settled_paths: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The articles of files under ``scope`` that are gone, and those a store written before
     links were checked read through a link that is no longer followed (to be removed).
+
+    Only the articles of paths that may have lost some are read: files under ``scope``
+    (or link targets) other than those not read again because they did not change
+    (``settled_paths``), whose articles are all present.
 
     Such a store recorded the article under the link's target (``/etc/passwd``), outside
     the folder. A path in ``link_targets`` that no ingest reads as an article (no article
@@ -455,14 +466,20 @@ def _missing(
     have been ingested on purpose from its own folder, so it stays, with a note naming
     `qa-bot remove` for the case it came through the link.
     """
+    # A URL is no file under the scope (and resolving it as a path would mangle it).
+    paths = [
+        p
+        for p in states.paths()
+        if not is_url(p)
+        and p not in kept_paths
+        and p not in settled_paths
+        and (_within(p, scope) or p in link_targets)
+    ]
     gone = []
-    for article_id, state in sorted(states.items()):
-        # A URL is no file under the scope (and resolving it as a path would mangle it).
-        if article_id in present or is_url(state.path) or state.path in kept_paths:
+    for article_id, state in sorted(states.in_files(paths).items()):
+        if article_id in present:
             continue
         if not _within(state.path, scope):
-            if state.path not in link_targets:
-                continue
             if os.path.lexists(state.path) and Path(state.path).suffix.lower() in SUPPORTED_SUFFIXES:
                 report.notes.append(
                     (
@@ -497,8 +514,9 @@ def _groups(plans: list[_Planned], size: int) -> list[list[_Planned]]:
 
 
 def _within(file_path: str, scope: Path) -> bool:
-    p = Path(file_path)
-    return p == scope or scope in p.parents
+    # On strings: called for every stored path of an archive.
+    root = str(scope)
+    return file_path == root or file_path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _progress_bar(total: int, show: bool) -> tqdm[Any]:

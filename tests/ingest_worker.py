@@ -105,7 +105,7 @@ def _arm(point: str) -> None:
             segments.merge_plan = lambda sizes, deleted: [list(range(len(sizes)))] if len(sizes) > 1 else []
     elif point == "mid-catalog-write":
         # Inside the catalog's transaction, some rows written, not committed.
-        from qa_bot.corpus.index import IndexWrite
+        from qa_bot.corpus.index_write import IndexWrite
 
         def write_rows(self, con, rows, c, g):
             con.execute("INSERT INTO commits (gen, chunks) VALUES (?, 0)", (g,))
@@ -114,9 +114,9 @@ def _arm(point: str) -> None:
         IndexWrite._write_rows = write_rows
     elif point == "before-index-cleanup":
         # Chroma committed and cleaned up, the catalog's retired rows not yet deleted.
-        from qa_bot.corpus import index
+        from qa_bot.corpus import catalog
 
-        real_settle, calls = index._settle, []
+        real_settle, calls = catalog.settle, []
 
         def settle(con, c):
             calls.append(c)
@@ -124,7 +124,7 @@ def _arm(point: str) -> None:
                 _die()
             real_settle(con, c)
 
-        index._settle = settle
+        catalog.settle = settle
     elif point == "timed":
         # The parent kills at a moment of its choosing; progress lines tell it where we are.
         pass

@@ -169,7 +169,8 @@ DAMAGE = {
     ),
     "index header zeroed": (
         _zero_index_header,
-        INDEX_DAMAGED.replace("{why}", "Chroma: Error loading hnsw index"),
+        # Found in the files before Chroma loads them (Chroma would say "Error loading hnsw index").
+        INDEX_DAMAGED.replace("{why}", "header.bin holds only zero bytes"),
     ),
     "index header truncated": (
         _truncate_index_header,

@@ -736,6 +736,8 @@ def _hnsw_problem(folder: Path) -> str | None:
     header = (folder / "header.bin").read_bytes()
     if len(header) != _HNSW_HEADER.size:
         return f"header.bin is {len(header)} bytes long, not {_HNSW_HEADER.size}"
+    if not any(header):
+        return "header.bin holds only zero bytes"
     fields = _HNSW_HEADER.unpack(header)
     version, capacity, count, per_entry, top_level, entry, max_links = (
         fields[i] for i in (0, 2, 3, 4, 7, 8, 9)
