@@ -6,6 +6,7 @@ rows, MinHash bands and the copy pairs the new articles form, then Chroma's comm
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ from qa_bot.text import keyword_tokens
 
 if TYPE_CHECKING:
     from qa_bot.corpus.index import CorpusIndex
+
+log = logging.getLogger(__name__)
 
 
 def chunk_terms(chunk_id: str, text: str, meta: dict) -> seg.ChunkTerms:
@@ -248,6 +251,7 @@ class IndexWrite:
         # Near-duplicates of the articles written this run.
         articles = _articles_of(self._new)
         bands, edges = self._copies(con, articles, c)
+        self.states().load(list(articles))  # read now, not inside the write transaction
         return {
             "tombstones": [(n, r) for n, r in tomb if n not in merged_away],
             "segments": built,
@@ -360,6 +364,13 @@ class IndexWrite:
             for other in cs:
                 if other in grams and containment(grams[aid], grams[other]) >= MIN_CONTAINMENT:
                     edges.add((min(aid, other), max(aid, other)))
+        log.info(
+            "near-duplicates: %d new articles, %d candidate pairs, %d stored articles read, %d copy pairs",
+            len(articles),
+            sum(len(cs) for cs in candidates.values()),
+            len(others),
+            len(edges),
+        )
         for a, b in sorted(edges):
             self.copies.setdefault(a, []).append(b)
             self.copies.setdefault(b, []).append(a)
@@ -372,7 +383,11 @@ class IndexWrite:
         states = self.states()
         states.load(article_ids)
         ids = sorted({i for aid in article_ids if aid in states for i in states[aid].chunk_ids})
-        passages = self.store.get(ids, view=(c, True))
+        # By id and without the generation filter: the catalog named these chunks for
+        # generation c, and a Chroma `where` over many ids costs minutes at 100k articles.
+        passages = []
+        for i in range(0, len(ids), 5000):
+            passages += self.store.get(ids[i : i + 5000], view=(c, False))
         parts: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for p in passages:
             parts[p.article_id].append((p.chunk_index, p.text))
