@@ -186,3 +186,27 @@ def test_a_moved_folder_updates_paths_in_place_without_a_new_generation(world, t
     assert sorted(a["path"] for a in index.articles()) == [str(moved / "a.md"), str(moved / "b.md")]
     assert index.verify() is None  # Chroma's records were moved too
     assert sorted(index.article_states()) == ["a", "b"]
+
+
+def test_coverage_from_the_catalog_equals_the_one_counted_from_every_article(world):
+    from collections import Counter
+
+    _, store, settings = world
+    rng = random.Random(17)
+    folder = settings.store_dir.parent / "dated"
+    folder.mkdir()
+    lines = [
+        {"id": f"a{i}", "text": _story(rng, 2), "source": ["Antara", "Kompas", "Antara"][i % 3]}
+        | ({"published": f"2025-0{i + 1}-1{i}"} if i % 2 else {})
+        for i in range(6)
+    ]
+    (folder / "a.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    ingest_path(folder, settings, store=store, embedder=embedder_of(WordEmbeddings()))
+    index = CorpusIndex(store, settings.store_dir)
+    rows = index.articles()
+    n, outlets, first, last, undated = index.coverage()
+    published = sorted(r["published"] for r in rows if r["published"])
+    assert (n, undated) == (len(rows), len(rows) - len(published))
+    assert outlets == [s for s, _ in Counter(r["source"] for r in rows if r["source"]).most_common()]
+    assert (first[:10], last[:10], undated, outlets) == ("2025-02-11", "2025-06-15", 3, ["Antara", "Kompas"])
+    assert (first, last) == (published[0], published[-1])

@@ -209,6 +209,19 @@ class QABot:
 
     def summary(self) -> CorpusSummary:
         """What the corpus covers: articles, outlets, publication date range."""
+        covered = self.retriever.index.coverage()
+        # One SQL pass over the catalog (no row list at 100k articles), unless a malformed
+        # date sorted first or last.
+        if covered is not None and all(published_day(d) for d in covered[2:4] if d):
+            n, sources, first, last, undated = covered
+            return CorpusSummary(
+                articles=n,
+                sources=tuple(sources),
+                first=published_day(first) if first else None,
+                last=published_day(last) if last else None,
+                undated=undated,
+                generation=self.generation(),
+            )
         rows = self.articles()
         outlets = Counter(r["source"] for r in rows if r["source"])
         days = sorted(d for d in (published_day(r["published"]) for r in rows) if d is not None)

@@ -240,6 +240,32 @@ class CorpusIndex:
             for a, t, s, p, ids, path in rows
         ]
 
+    def coverage(self) -> tuple[int, list[str], str, str, int] | None:
+        """What the committed corpus covers, from the catalog in one pass of SQL: articles,
+        outlets (most articles first), earliest and latest ``published`` value, articles
+        without one; None when the catalog does not describe the committed generation."""
+        c = self.store.view()[0]
+        try:
+            with closing(self._connect()) as con:
+                if con.execute("SELECT 1 FROM commits WHERE gen = ?", (c,)).fetchone() is None:
+                    return None
+                n, undated, first, last = con.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(published = ''), 0), MIN(NULLIF(published, '')), "
+                    f"MAX(NULLIF(published, '')) FROM articles WHERE {visible()}",
+                    {"c": c},
+                ).fetchone()
+                outlets = [
+                    source
+                    for (source,) in con.execute(
+                        f"SELECT source FROM articles WHERE {visible()} AND source != '' "
+                        "GROUP BY source ORDER BY COUNT(*) DESC, source",
+                        {"c": c},
+                    )
+                ]
+        except (IndexDamaged, sqlite3.Error):
+            return None
+        return n, outlets, first or "", last or "", undated
+
     def snapshot(self, view: tuple[int, bool] | None = None) -> Snapshot:
         """The keyword index and copy groups of the generation readers see (``view``: a
         :meth:`ChunkStore.view` already read). Loaded once per generation and process;
