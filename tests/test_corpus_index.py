@@ -210,3 +210,20 @@ def test_coverage_from_the_catalog_equals_the_one_counted_from_every_article(wor
     assert outlets == [s for s, _ in Counter(r["source"] for r in rows if r["source"]).most_common()]
     assert (first[:10], last[:10], undated, outlets) == ("2025-02-11", "2025-06-15", 3, ["Antara", "Kompas"])
     assert (first, last) == (published[0], published[-1])
+
+
+def test_a_killed_ingest_of_more_chunks_than_sqlite_takes_variables_is_recovered(tmp_path):
+    """Chroma fails a filtered read that matches over ~32k records ("too many SQL variables"):
+    read whole, the leftovers of a killed bulk ingest would make the store unrecoverable."""
+    from qa_bot.config import get_settings
+
+    store = ChunkStore.from_settings(get_settings(store_dir=tmp_path), "tiny")
+    n = 40_000
+    ids = [f"c{i}" for i in range(n)]
+    metas = [{"article_id": f"a{i // 3}", "chunk_index": i % 3} for i in range(n)]
+    store.put(
+        ids, ["teks"] * n, [[1.0, float(i % 7)] for i in range(n)], metas, generation=1
+    )  # never committed
+    generation = CorpusIndex(store, tmp_path).begin().generation
+    assert (generation.committed, generation.number, len(generation.leftovers)) == (0, 2, n)
+    assert len(store.all_chunks(at=2)[0]) == n

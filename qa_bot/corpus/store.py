@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 
 # Chroma caps one write; stay well below its max_batch_size.
 _WRITE_BATCH = 1000
+# A filtered read is paged: Chroma fails on one that matches more than SQLite's 32,766
+# variables' worth of records ("too many SQL variables", measured with chromadb 1.5.9 on a
+# killed ingest's 280k records), which would leave a big store unrecoverable.
+_READ_PAGE = 10_000
 
 #: The command that rebuilds a damaged store (the user names the folder).
 REBUILD_COMMAND = "qa-bot ingest --rebuild <folder>"
@@ -287,7 +291,7 @@ class ChunkStore:
         revive = self._ids_where({"dead": {"$gt": committed}})
         self.update_metadata(revive, [{"dead": 0}] * len(revive))
         self.delete(self._ids_where({"$and": [{"dead": {"$gt": 0}}, {"dead": {"$lte": committed}}]}))
-        leftovers = self._col.get(where={"gen": {"$gt": committed}}, include=["metadatas"])
+        leftovers = self._paged({"gen": {"$gt": committed}}, ["metadatas"])
         highest = max([committed, *(int(m["gen"]) for m in leftovers["metadatas"])])
         return Generation(committed, highest + 1, frozenset(leftovers["ids"]))
 
@@ -354,12 +358,24 @@ class ChunkStore:
                 {"$or": [{"dead": 0}, {"dead": {"$gt": upto}}]},
             ]
         }
-        got = self._col.get(where=where, include=["documents", "metadatas"])
+        got = self._paged(where, ["documents", "metadatas"])
         return list(got["ids"]), list(got["documents"]), list(got["metadatas"])
+
+    def _paged(self, where: dict | None, include: list[str]) -> dict:
+        """``col.get(where=..., include=...)`` read in pages of :data:`_READ_PAGE` records."""
+        out: dict[str, list] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            got = self._col.get(where=where, include=include, limit=_READ_PAGE, offset=offset)
+            for key in out:
+                out[key] += list(got[key])
+            if len(got["ids"]) < _READ_PAGE:
+                return out
+            offset += _READ_PAGE
 
     @_translated
     def _ids_where(self, where: dict | None) -> list[str]:
-        return list(self._col.get(where=where, include=[])["ids"])
+        return list(self._paged(where, [])["ids"])
 
     @contextmanager
     def ingest_lock(self, lock_dir: Path) -> Iterator[None]:
@@ -380,7 +396,7 @@ class ChunkStore:
     def _visible_records(self, include: list[str], at: int | None = None) -> dict:
         """``col.get`` of the records visible at ``at`` (default: what readers see now)."""
         at = self._visible_at() if at is None else at
-        return self._col.get(where=chroma_where(None, at), include=include)
+        return self._paged(chroma_where(None, at), include)
 
     def article_states(self) -> dict[str, ArticleState]:
         """Every article readers see with its chunk ids and recorded fingerprint(s)."""
