@@ -235,8 +235,10 @@ def plan_changes(
                 moves.append((article, chunks, fp))
             continue
         # A crashed run may have written some of these chunks already: they are reused.
-        known = (state.chunk_ids if state else set()) | leftovers
-        writes.append(_Planned(article, chunks, fp, state, [c for c in chunks if c.id not in known]))
+        # (Membership, not a union: the leftovers of a killed bulk run are 100,000s.)
+        stored = state.chunk_ids if state else set()
+        fresh = [c for c in chunks if c.id not in stored and c.id not in leftovers]
+        writes.append(_Planned(article, chunks, fp, state, fresh))
     removals: list[str] = []
     if scope is not None:
         present = {a.id for a in articles} | set(settled)
@@ -320,7 +322,7 @@ def apply_plan(
             [c.metadata(p.article, p.fingerprint) for p, c in fresh],
         )
         # Chunks an interrupted run already wrote are indexed without being written again.
-        reused = [(p, c) for p in group for c in p.chunks if c.id not in {f.id for f in p.fresh}]
+        reused = [(p, c) for p in group for c in p.chunks if c not in p.fresh]
         write.adopt(
             [c.id for _, c in reused],
             [c.text for _, c in reused],
