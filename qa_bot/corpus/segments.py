@@ -309,6 +309,12 @@ class SegmentSearch:
         self.n_docs = sum(p.live_rows for p in self.parts)
         total = sum(int(np.asarray(p.segment.lengths)[~p.deleted].sum()) for p in self.parts)
         self.avg_len = total / self.n_docs if self.n_docs else 0.0
+        # Per row, BM25's length normalisation: computed once per snapshot, not per query.
+        self._norms = [
+            K1 * ((1 - B) + B * np.asarray(p.segment.lengths, dtype=np.float64) / (self.avg_len or 1.0))
+            for p in self.parts
+        ]
+        self._days: tuple[int, int, bool] | None = None
 
     def document_frequency(self, word: str) -> int:
         df = 0
@@ -335,8 +341,9 @@ class SegmentSearch:
             return []
         best: list[tuple[float, str]] = []
         for i, p in enumerate(self.parts):
-            scores = np.zeros(p.segment.rows, dtype=np.float64)
-            norm = K1 * ((1 - B) + B * np.asarray(p.segment.lengths, dtype=np.float64) / self.avg_len)
+            # Only the rows the query's words touch are scored (no array the size of the
+            # archive per query: retrieval stays flat as the archive grows).
+            rows, parts = [], []
             for word, times in weights.items():
                 found = p.segment.postings(word)
                 if found is None:
@@ -344,12 +351,18 @@ class SegmentSearch:
                 docs, tfs = np.asarray(found[0]), np.asarray(found[1], dtype=np.float64)
                 df = dfs[word]
                 idf = np.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
-                scores[docs] += times * idf * tfs / (norm[docs] + tfs)
-            scores[p.deleted] = 0.0
+                rows.append(docs)
+                parts.append(times * idf * tfs / (self._norms[i][docs] + tfs))
+            if not rows:
+                continue
+            touched, where = np.unique(np.concatenate(rows), return_inverse=True)
+            scores = np.bincount(where, weights=np.concatenate(parts), minlength=len(touched))
+            keep = ~p.deleted[touched]
             if allowed is not None:
-                scores[~allowed[i]] = 0.0
+                keep &= allowed[i][touched]
+            touched, scores = touched[keep], scores[keep]
             top = _top(scores, n)
-            best += [(float(scores[r]), p.segment.chunk_ids[r]) for r in top if scores[r] > 0]
+            best += [(float(scores[r]), p.segment.chunk_ids[touched[r]]) for r in top if scores[r] > 0]
         best.sort(key=lambda h: -h[0])
         return [Hit(chunk_id, score) for score, chunk_id in best[:n]]
 
@@ -375,6 +388,11 @@ class SegmentSearch:
 
     def days(self) -> tuple[int, int, bool]:
         """(earliest day, latest day, some chunk undated) over live chunks; (0, 0, ...) when none is dated."""
+        if self._days is None:
+            self._days = self._count_days()
+        return self._days
+
+    def _count_days(self) -> tuple[int, int, bool]:
         lo, hi, undated = 0, 0, False
         for p in self.parts:
             d = np.asarray(p.segment.days)[~p.deleted]
