@@ -893,6 +893,7 @@ def plot(steps: list[dict], out: Path) -> None:
     ax.plot(x, [r["disk"]["total_bytes"] / 2**20 for r in steps], "o-", label="store on disk")
     ax.set(title="memory and disk", xlabel="articles in the store", ylabel="MB")
     for ax in axes:
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:,.0f}k")
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend()
