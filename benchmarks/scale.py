@@ -221,7 +221,6 @@ def machine() -> dict:
             ),
             platform.processor() or platform.machine(),
         )
-    import bm25s
     import chromadb
 
     return {
@@ -230,7 +229,6 @@ def machine() -> dict:
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
         "chromadb": chromadb.__version__,
-        "bm25s": bm25s.__version__,
     }
 
 
@@ -792,7 +790,7 @@ def render(doc: dict) -> str:
         f"# Scale benchmark, {doc['date'][:16].replace('T', ' ')} UTC",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, "
-        f"chromadb {m['chromadb']}, bm25s {m['bm25s']}.",
+        f"chromadb {m['chromadb']}.",
         f"Archive: seed {doc['seed']}, articles of 4-12 sentences from {doc['pool_sentences']:,} "
         f"real sentences (IndoSum, FacQA, TyDi), {doc['mutate']:.0%} of words swapped. "
         f"{doc['note'][0].upper()}{doc['note'][1:]}. {doc['extras'][0].upper()}{doc['extras'][1:]}.",
@@ -854,7 +852,8 @@ def render(doc: dict) -> str:
             "",
             f"Step {f['articles']:,} FAILED (later steps not measured): {f['error'].splitlines()[0]}",
         ]
-    last = steps[-1]
+    # The targets are set for 100,000 articles: judged there when that step was measured.
+    last = next((r for r in steps if r["articles"] == 100_000), steps[-1])
     model = last["one_new"].get("model_seconds", 0)
     gap = last["one_new"]["seconds"] - last["unchanged"]["seconds"] - model
     ok = gap <= 1.0 and last["unchanged"]["seconds"] < 3.0
