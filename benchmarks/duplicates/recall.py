@@ -44,6 +44,7 @@ from qa_bot.corpus.duplicates import (  # noqa: E402
     band_keys,
     containment,
     copy_groups,
+    shared_shares,
     shingles,
 )
 from qa_bot.text import split_sentences  # noqa: E402
@@ -116,17 +117,7 @@ def make_copy(kind: str, text: str, other: str, rng: random.Random) -> str:
 
 def exact_pairs(grams: dict[str, set[int]]) -> tuple[set[tuple[str, str]], dict[tuple[str, str], float]]:
     """copy_groups's rule as pairs, plus every pair's share of shared rare shingles."""
-    postings: dict[int, list[str]] = defaultdict(list)
-    for aid, gs in grams.items():
-        for g in gs:
-            postings[g].append(aid)
-    shared: dict[tuple[str, str], int] = defaultdict(int)
-    for ids in postings.values():
-        if 1 < len(ids) <= MAX_POSTINGS:
-            for i, a in enumerate(ids):
-                for b in ids[i + 1 :]:
-                    shared[(a, b) if a < b else (b, a)] += 1
-    share = {p: n / max(1, min(len(grams[p[0]]), len(grams[p[1]]))) for p, n in shared.items()}
+    share = shared_shares(grams)
     return {p for p, s in share.items() if s >= MIN_CONTAINMENT}, share
 
 

@@ -90,6 +90,19 @@ def visible(alias: str = "") -> str:
     return f"({p}gen <= :c AND ({p}dead = 0 OR {p}dead > :c))"
 
 
+def rows_in(con: sqlite3.Connection, select: str, column: str, values: Sequence, c: int) -> Iterator[tuple]:
+    """The rows of ``select`` (``SELECT ... FROM table``) whose ``column`` is one of ``values``
+    and that are visible at generation ``c``, asked 500 values at a time (SQLite caps a
+    statement's variables)."""
+    values = list(values)
+    for i in range(0, len(values), 500):
+        part = values[i : i + 500]
+        marks = ",".join("?" * len(part))
+        yield from con.execute(
+            f"{select} WHERE {column} IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)", (*part, c, c)
+        )
+
+
 class ArticleStates(Mapping[str, ArticleState]):
     """The articles of one committed generation, read from the catalog as they are asked
     for: an ingest that touches k articles reads k rows, not the archive (iterating reads
@@ -101,17 +114,9 @@ class ArticleStates(Mapping[str, ArticleState]):
         self._known: dict[str, ArticleState | None] = {}
 
     def _rows(self, where: str, values: Sequence[str]) -> list[tuple]:
-        out: list[tuple] = []
+        select = "SELECT article_id, article_hash, path, url, chunk_ids FROM articles"
         with closing(connect(self._path)) as con:
-            for i in range(0, len(values), 500):
-                part = list(values[i : i + 500])
-                marks = ",".join("?" * len(part))
-                out += con.execute(
-                    "SELECT article_id, article_hash, path, url, chunk_ids FROM articles "
-                    f"WHERE {where} IN ({marks}) AND gen <= ? AND (dead = 0 OR dead > ?)",
-                    (*part, self._at, self._at),
-                ).fetchall()
-        return out
+            return list(rows_in(con, select, where, values, self._at))
 
     def _remember(self, rows: list[tuple]) -> dict[str, ArticleState]:
         found = {
@@ -179,35 +184,20 @@ class ArticleStates(Mapping[str, ArticleState]):
 
     def ids_in_files(self, paths: Sequence[str]) -> dict[str, str]:
         """id -> path of the articles read from ``paths`` (no chunk lists read)."""
-        out: dict[str, str] = {}
         if not paths or not self._path.is_file():
-            return out
-        ordered = sorted(set(paths))
+            return {}
         with closing(connect(self._path)) as con:
-            for i in range(0, len(ordered), 500):
-                part = ordered[i : i + 500]
-                marks = ",".join("?" * len(part))
-                for aid, path in con.execute(
-                    f"SELECT article_id, path FROM articles WHERE path IN ({marks}) "
-                    "AND gen <= ? AND (dead = 0 OR dead > ?)",
-                    (*part, self._at, self._at),
-                ):
-                    out[aid] = path
-        return out
+            select = "SELECT article_id, path FROM articles"
+            return dict(rows_in(con, select, "path", sorted(set(paths)), self._at))
 
 
 def article_info(con: sqlite3.Connection, ids: Sequence[str], c: int) -> dict[str, dict]:
-    info: dict[str, dict] = {}
-    for i in range(0, len(ids), 500):
-        part = list(ids[i : i + 500])
-        marks = ",".join("?" * len(part))
-        for aid, title, source, url, published in con.execute(
-            f"SELECT article_id, title, source, url, published FROM articles WHERE article_id IN ({marks}) "
-            f"AND gen <= ? AND (dead = 0 OR dead > ?)",
-            (*part, c, c),
-        ):
-            info[aid] = {"title": title, "source": source, "url": url, "published": published}
-    return info
+    """Title, source, url and publication date of the articles ``ids`` visible at ``c``."""
+    select = "SELECT article_id, title, source, url, published FROM articles"
+    return {
+        aid: {"title": title, "source": source, "url": url, "published": published}
+        for aid, title, source, url, published in rows_in(con, select, "article_id", ids, c)
+    }
 
 
 def copy_groups_of(edges: Sequence[tuple[str, str]], info: dict[str, dict]) -> dict[str, dict]:

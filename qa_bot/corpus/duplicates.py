@@ -54,9 +54,9 @@ def shingles(text: str) -> set[int]:
     return {zlib.crc32(" ".join(words[i : i + SHINGLE]).encode()) for i in range(len(words) - SHINGLE + 1)}
 
 
-def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """For each article id that has copies, its whole group (sorted ids, itself included)."""
-    sets = {aid: shingles(text) for aid, text in texts.items()}
+def shared_shares(sets: Mapping[str, set[int]]) -> dict[tuple[str, str], float]:
+    """For every pair of articles sharing a shingle held by at most :data:`MAX_POSTINGS`
+    articles, the share of the smaller one's shingles the other holds (its containment)."""
     postings: dict[int, list[str]] = defaultdict(list)
     for aid, grams in sets.items():
         for g in grams:
@@ -67,6 +67,12 @@ def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
             for i, a in enumerate(ids):
                 for b in ids[i + 1 :]:
                     shared[(a, b) if a < b else (b, a)] += 1
+    return {(a, b): n / max(1, min(len(sets[a]), len(sets[b]))) for (a, b), n in shared.items()}
+
+
+def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """For each article id that has copies, its whole group (sorted ids, itself included)."""
+    shares = shared_shares({aid: shingles(text) for aid, text in texts.items()})
     parent = {aid: aid for aid in texts}
 
     def root(x: str) -> str:
@@ -75,8 +81,8 @@ def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
             x = parent[x]
         return x
 
-    for (a, b), n in shared.items():
-        if n / max(1, min(len(sets[a]), len(sets[b]))) >= MIN_CONTAINMENT:
+    for (a, b), share in shares.items():
+        if share >= MIN_CONTAINMENT:
             parent[root(a)] = root(b)
     groups: dict[str, list[str]] = defaultdict(list)
     for aid in texts:

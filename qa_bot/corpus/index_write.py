@@ -128,17 +128,10 @@ class IndexWrite:
         c = self.generation.committed
         found = set()
         with closing(self.index._connect()) as con:
-            paths = sorted(signatures)
-            for i in range(0, len(paths), 500):
-                part = paths[i : i + 500]
-                marks = ",".join("?" * len(part))
-                for path, signature in con.execute(
-                    f"SELECT path, signature FROM files WHERE path IN ({marks}) "
-                    "AND gen <= ? AND (dead = 0 OR dead > ?)",
-                    (*part, c, c),
-                ):
-                    if signature == json.dumps(signatures[path]):
-                        found.add(path)
+            select = "SELECT path, signature FROM files"
+            for path, signature in catalog.rows_in(con, select, "path", sorted(signatures), c):
+                if signature == json.dumps(signatures[path]):
+                    found.add(path)
         return found
 
     def articles_in_files(self, paths: set[str]) -> dict[str, str]:
@@ -340,16 +333,9 @@ class IndexWrite:
         stored: dict[int, set[str]] = defaultdict(set)
         all_keys = sorted(buckets)
         gone = set(self._retired) | set(articles)
-        for i in range(0, len(all_keys), 500):
-            part = all_keys[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for key, aid in con.execute(
-                f"SELECT key, article_id FROM bands WHERE key IN ({marks}) "
-                "AND gen <= ? AND (dead = 0 OR dead > ?)",
-                (*part, c, c),
-            ):
-                if aid not in gone:
-                    stored[key].add(aid)
+        for key, aid in catalog.rows_in(con, "SELECT key, article_id FROM bands", "key", all_keys, c):
+            if aid not in gone:
+                stored[key].add(aid)
         candidates: dict[str, set[str]] = defaultdict(set)
         for key, new in buckets.items():
             old = stored.get(key, set())
