@@ -47,4 +47,15 @@ def test_to_dict_is_plain_data():
         "chunks_written": 0,
         "chunks_deleted": 0,
         "seconds": 0.123,
+        "model_seconds": 0.0,
     }
+
+
+def test_render_says_how_long_loading_the_model_took_when_it_was_loaded():
+    loaded = IngestReport(added=["a"], chunks_written=1, seconds=3.0, model_seconds=1.1)
+    assert (
+        loaded.render()
+        .splitlines()[0]
+        .endswith("(1 chunks written, 0 deleted, 3.0 s, 1.1 s of it loading the embedding model)")
+    )
+    assert IngestReport(seconds=0.5).render().splitlines()[0].endswith("(0 chunks written, 0 deleted, 0.5 s)")
