@@ -152,7 +152,8 @@ def ingest_path(
 
 
 def _key(path: Path | str) -> str:
-    """A file as the catalog names it: the article's own path (absolute, links not resolved)."""
+    """A file as the catalog names it: the article's own path (see make_article: absolute,
+    links not resolved)."""
     return os.path.abspath(path)
 
 
@@ -366,8 +367,7 @@ def _collect(
     seen_ids: dict[str, str] = dict(settled or {})
     loaded_files: set[str] = set()
     for origin, result in loaded:
-        # The article's own path (see make_article): absolute, links not resolved.
-        key = os.path.abspath(origin) if isinstance(origin, Path) else origin
+        key = _key(origin) if isinstance(origin, Path) else origin
         if isinstance(result, LoadError):
             report.skipped.append((str(origin), str(result)))
             kept_paths.add(key)

@@ -44,6 +44,7 @@ from qa_bot.corpus.duplicates import (  # noqa: E402
     band_keys,
     containment,
     copy_groups,
+    linked_groups,
     shared_shares,
     shingles,
 )
@@ -145,20 +146,8 @@ def lsh_pairs(
 
 def groups(ids: list[str], pairs: set[tuple[str, str]]) -> dict[str, frozenset[str]]:
     """Each article's transitive group (itself alone when it has no copies)."""
-    parent = {a: a for a in ids}
-
-    def root(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[root(a)] = root(b)
-    members: dict[str, set[str]] = defaultdict(set)
-    for a in ids:
-        members[root(a)].add(a)
-    return {a: frozenset(members[root(a)]) for a in ids}
+    linked = linked_groups(ids, pairs)
+    return {a: frozenset(linked.get(a, (a,))) for a in ids}
 
 
 def jaccard(a: set[int], b: set[int]) -> float:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 
+from qa_bot.corpus.duplicates import linked_groups
 from qa_bot.corpus.store import ArticleState
 
 CATALOG_FILE = "catalog.sqlite3"
@@ -201,29 +201,13 @@ def article_info(con: sqlite3.Connection, ids: Sequence[str], c: int) -> dict[st
 
 
 def copy_groups_of(edges: Sequence[tuple[str, str]], info: dict[str, dict]) -> dict[str, dict]:
-    """Copy groups (connected components of the copy pairs), as retrieval folds them."""
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        if a in info and b in info:
-            parent[root(a)] = root(b)
-    members: dict[str, list[str]] = defaultdict(list)
-    for x in list(parent):
-        members[root(x)].append(x)
-    out = {}
-    for group in members.values():
-        if len(group) > 1:
-            ordered = sorted(group)
-            entry = {"group": ordered, "info": {g: info[g] for g in ordered}}
-            for g in ordered:
-                out[g] = entry
+    """Copy groups (connected components of the copy pairs among the articles of ``info``),
+    as retrieval folds them."""
+    out: dict[str, dict] = {}
+    for aid, group in linked_groups(info, edges).items():
+        if aid not in out:
+            entry = {"group": list(group), "info": {g: info[g] for g in group}}
+            out.update(dict.fromkeys(group, entry))
     return out
 
 

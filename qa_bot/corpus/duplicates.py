@@ -73,7 +73,18 @@ def shared_shares(sets: Mapping[str, set[int]]) -> dict[tuple[str, str], float]:
 def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
     """For each article id that has copies, its whole group (sorted ids, itself included)."""
     shares = shared_shares({aid: shingles(text) for aid, text in texts.items()})
-    parent = {aid: aid for aid in texts}
+    return linked_groups(texts, [pair for pair, share in shares.items() if share >= MIN_CONTAINMENT])
+
+
+def linked_groups(ids: Iterable[str], pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """For each of ``ids`` linked to another by ``pairs`` (transitively), its whole group
+    (sorted ids, itself included); pairs naming an id outside ``ids`` are ignored.
+
+    Example:
+        >>> linked_groups("abcd", [("a", "b"), ("b", "c"), ("d", "x")])["a"]
+        ('a', 'b', 'c')
+    """
+    parent = {aid: aid for aid in ids}
 
     def root(x: str) -> str:
         while parent[x] != x:
@@ -81,11 +92,11 @@ def copy_groups(texts: dict[str, str]) -> dict[str, tuple[str, ...]]:
             x = parent[x]
         return x
 
-    for (a, b), share in shares.items():
-        if share >= MIN_CONTAINMENT:
+    for a, b in pairs:
+        if a in parent and b in parent:
             parent[root(a)] = root(b)
     groups: dict[str, list[str]] = defaultdict(list)
-    for aid in texts:
+    for aid in parent:
         groups[root(aid)].append(aid)
     return {aid: tuple(sorted(members)) for members in groups.values() if len(members) > 1 for aid in members}
 

@@ -77,10 +77,8 @@ def index_folders(store_dir: Path) -> list[Path]:
     return sorted(p for p in (store_dir / INDEX_FOLDER, *store_dir.glob("*bm25*")) if p.is_dir())
 
 
-@dataclass(frozen=True)
-class KeywordHit:
-    chunk_id: str
-    score: float
+# One keyword hit: a chunk id and its BM25 score.
+KeywordHit = seg.Hit
 
 
 @dataclass
@@ -111,7 +109,7 @@ class Snapshot:
                 _day(filters.published_from) if filters.published_from else None,
                 _day(filters.published_to) if filters.published_to else None,
             )
-        return [KeywordHit(h.chunk_id, h.score) for h in self.keyword.search(tokens, n, allowed)]
+        return self.keyword.search(tokens, n, allowed)
 
     def coverage(self, query: str) -> float:
         """Share of the query's keywords some chunk holds (see :mod:`qa_bot.search.retrieval`)."""
