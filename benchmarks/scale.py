@@ -77,6 +77,7 @@ apply_offline_env()
 DEFAULT_STEPS = "10000,50000,100000,200000"
 PER_FILE = 1000  # articles per JSONL file of the archive
 DIM = 384  # multilingual-e5-small
+VECTOR_BYTES = DIM * 4  # one float32 vector: what "the vectors themselves" cost per chunk
 SEED = 18  # the issue's number
 OUTLETS = ("Antara", "Kompas", "Tempo", "Detik", "CNN Indonesia", "Kumparan", "Republika", "Liputan6")
 FIRST_DAY = dt.date(2025, 1, 1)
@@ -452,6 +453,10 @@ def child_serve(work: Path, out: Path, questions: list[str]) -> None:
     figures["p50_ms"] = round(statistics.median(times), 2)
     figures["p95_ms"] = round(pct(times, 95), 2)
     figures["rss_after_queries_mb"] = round(status_kb(os.getpid(), "VmRSS") / 1024, 1)
+    # File-backed pages (memory-mapped segments, libraries) can be dropped and re-read by
+    # the kernel; anonymous ones (Chroma's vector index, Python objects) cannot.
+    figures["rss_anon_after_queries_mb"] = round(status_kb(os.getpid(), "RssAnon") / 1024, 1)
+    figures["rss_file_after_queries_mb"] = round(status_kb(os.getpid(), "RssFile") / 1024, 1)
     figures["peak_rss_mb"] = own_peak_mb()
     figures["chunks"] = retriever.store.count()
     figures["keyword_index_chunks"] = retriever.snapshot().chunks
@@ -780,6 +785,21 @@ def memory_outlook(results: list[dict], steps: list[int], limit_mb: float) -> st
     )
 
 
+def serving_growth(p: dict, q: dict) -> dict[str, float]:
+    """Bytes per chunk the serving process grows from step ``p`` to ``q``, by stage: the bot
+    loaded (embedding model, a constant, and the store: Chroma loads its vector index), the
+    corpus index loaded by the first question, then the 100 timed questions."""
+    chunks = q["chunks"] - p["chunks"]
+
+    def per_chunk(f: Callable[[dict], float]) -> float:
+        return (f(q["serve"]) - f(p["serve"])) * 2**20 / chunks
+
+    store = per_chunk(lambda s: s["rss_after_load_mb"])
+    index = per_chunk(lambda s: s["rss_after_first_query_mb"] - s["rss_after_load_mb"])
+    questions = per_chunk(lambda s: s["rss_after_queries_mb"] - s["rss_after_first_query_mb"])
+    return {"total": store + index + questions, "store": store, "index": index, "questions": questions}
+
+
 def mb(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f}"
 
@@ -846,6 +866,23 @@ def render(doc: dict) -> str:
                 f"disk {slope(lambda r: r['disk']['total_bytes']) / 2**20:+.2f} MB, "
                 f"retrieval p50 {slope(lambda r: r['serve']['p50_ms']):+.3f} ms"
             )
+            serve = serving_growth(p, q)
+            lines.append(
+                f"  serving memory per chunk: {serve['total']:,.0f} B = store opened (Chroma loads its "
+                f"vector index) {serve['store']:,.0f} + corpus index and first question "
+                f"{serve['index']:,.0f} + 100 questions {serve['questions']:,.0f} "
+                f"(the vector itself: {VECTOR_BYTES:,} B)"
+            )
+    if len(steps) > 1:
+        first, end = steps[0], steps[-1]
+        serve = serving_growth(first, end)
+        lines += [
+            "",
+            f"Serving memory, {first['articles']:,} -> {end['articles']:,} articles: the serving process "
+            f"grows {serve['total']:,.0f} B per chunk. Chroma's vector index takes {serve['store']:,.0f} "
+            f"of it (the {VECTOR_BYTES:,} B of each vector, its HNSW links and ids); the corpus index "
+            f"and the first question {serve['index']:,.0f}; 100 more questions {serve['questions']:,.0f}.",
+        ]
     if doc.get("failed"):
         f = doc["failed"]
         lines += [

@@ -84,7 +84,7 @@ def test_merging_segments_gives_the_same_index_as_building_one():
     parts = _split(chunks, [20, 35], gone)
     merged = seg.merge("m", [(p.segment, p.deleted) for p in parts])
     live = [c for c in chunks if c.chunk_id not in gone]
-    assert merged.chunk_ids == [c.chunk_id for c in live]
+    assert [merged.chunk_id(r) for r in range(merged.rows)] == [c.chunk_id for c in live]
     single = seg.build("one", live)
     assert merged.words == single.words
     for name in ("indptr", "docs", "tfs", "lengths", "days", "sources"):
@@ -100,10 +100,49 @@ def test_saved_segment_loads_memory_mapped_and_scores_the_same(tmp_path):
     built = seg.build("g1-0", chunks)
     seg.save(built, tmp_path)
     loaded = seg.load(tmp_path, "g1-0")
-    assert isinstance(loaded.docs, np.memmap)
+    # Nothing per chunk is a Python object: the ids too stay on disk until a hit names one.
+    assert isinstance(loaded.docs, np.memmap) and isinstance(loaded.chunk_ids, np.memmap)
+    assert [loaded.chunk_id(r) for r in range(loaded.rows)] == [c.chunk_id for c in chunks]
     live = lambda s: seg.SegmentSearch([seg.Live(s, np.zeros(s.rows, dtype=bool))])  # noqa: E731
     query = keyword_tokens("Sekretaris Jenderal NATO")
     assert live(loaded).search(query, 10) == live(built).search(query, 10)
+
+
+def test_a_segment_written_with_its_chunk_ids_in_segment_json_still_loads(tmp_path):
+    # The format of the first segmented stores (ids listed in segment.json): still read.
+    import json
+
+    chunks = _chunks(12)
+    seg.save(seg.build("g1-0", chunks), tmp_path)
+    folder = tmp_path / "g1-0"
+    meta = json.loads((folder / "segment.json").read_text())
+    del meta["files"]["chunk_ids.npy"]
+    (folder / "chunk_ids.npy").unlink()
+    meta["chunk_ids"] = [c.chunk_id for c in chunks]
+    (folder / "segment.json").write_text(json.dumps(meta))
+    loaded = seg.load(tmp_path, "g1-0")
+    assert [loaded.chunk_id(r) for r in range(loaded.rows)] == [c.chunk_id for c in chunks]
+
+
+def test_a_segment_missing_its_chunk_ids_is_refused(tmp_path):
+    import json
+
+    seg.save(seg.build("g1-0", _chunks(5)), tmp_path)
+    meta_path = tmp_path / "g1-0" / "segment.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["files"]["chunk_ids.npy"]
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(seg.SegmentDamaged, match="chunk_ids"):
+        seg.load(tmp_path, "g1-0")
+
+
+def test_a_merge_keeps_only_the_words_of_live_rows():
+    only_dead = seg.ChunkTerms("dead", ["xyzzy", "banjir"], "CNN", 20241001)
+    alive = seg.ChunkTerms("alive", ["banjir", "semarang"], "CNN", 20241002)
+    first = seg.build("a", [only_dead, alive])
+    merged = seg.merge("m", [(first, np.asarray([True, False]))])
+    assert merged.words == ["banjir", "semarang"] and merged.rows == 1
+    assert seg.merge("none", [(first, np.asarray([True, True]))]).rows == 0
 
 
 def test_filters_mask_sources_and_days():

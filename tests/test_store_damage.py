@@ -478,9 +478,10 @@ def test_array_of_wrong_size_changes_or_breaks_bm25_scores(store, name):
         # Loaded as numpy would, without the checks segments.load makes.
         meta = json.loads((folder / "segment.json").read_text())
         arrays = {
-            a: np.load(folder / f"{a}.npy") for a in ("indptr", "docs", "tfs", "lengths", "days", "sources")
+            a: np.load(folder / f"{a}.npy")
+            for a in ("chunk_ids", "indptr", "docs", "tfs", "lengths", "days", "sources")
         }
-        segment = segments.Segment(folder.name, meta["words"], meta["chunk_ids"], meta["sources"], **arrays)
+        segment = segments.Segment(folder.name, meta["words"], source_names=meta["sources"], **arrays)
         live = segments.Live(segment, np.zeros(segment.rows, dtype=bool))
         from qa_bot.text import keyword_tokens
 

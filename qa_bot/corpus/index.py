@@ -97,7 +97,7 @@ class Snapshot:
 
     def chunk_ids(self) -> list[str]:
         """Every chunk the keyword index holds (for checks; reads every row)."""
-        return [p.segment.chunk_ids[r] for p in self.keyword.parts for r in np.flatnonzero(~p.deleted)]
+        return [p.segment.chunk_id(int(r)) for p in self.keyword.parts for r in np.flatnonzero(~p.deleted)]
 
     def search(self, query: str, n: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """Top ``n`` chunks by BM25 for ``query`` (positive scores only) among those passing ``filters``."""

@@ -239,7 +239,8 @@ class IndexWrite:
                 parts.append((source, mask))
                 merged_away.append(name)
             merged = seg.merge(f"g{g}-{n}", parts)
-            built[merged.name] = merged
+            if merged.rows:  # segments whose every row is retired merge into nothing
+                built[merged.name] = merged
         files = {name: seg.save(s, self.index._segments_dir) for name, s in built.items()}
         # Near-duplicates of the articles written this run.
         articles = _articles_of(self._new)
@@ -287,7 +288,7 @@ class IndexWrite:
             )
             con.executemany(
                 "INSERT INTO locations (segment, row, chunk_id) VALUES (?, ?, ?)",
-                ((name, r, chunk_id) for r, chunk_id in enumerate(s.chunk_ids)),
+                ((name, r, s.chunk_id(r)) for r in range(s.rows)),
             )
         con.executemany(
             "UPDATE segments SET dead = :g WHERE name = :n", [{**cg, "n": n} for n in rows["merged_away"]]

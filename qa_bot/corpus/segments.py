@@ -16,9 +16,10 @@ tombstones is rewritten alone. Who writes and commits segments, and which ones r
 is :mod:`qa_bot.corpus.index`'s business; this module only builds, loads and scores them.
 
 A segment is a folder of ``.npy`` arrays (memory-mapped when loaded, so serving processes
-share the pages) and ``segment.json`` (its words, chunk ids, sources, and the size and
-SHA-256 of each array: numpy loads an array of the wrong size without a word, so a damaged
-segment is detected and refused, never trusted).
+share the pages and hold only those a question touches: the chunk ids too, as fixed-width
+bytes, so a serving process holds no Python object per chunk) and ``segment.json`` (its
+words, sources, and the size and SHA-256 of each array: numpy loads an array of the wrong
+size without a word, so a damaged segment is detected and refused, never trusted).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 
 K1 = 1.5
 B = 0.75
-_ARRAYS = ("indptr", "docs", "tfs", "lengths", "days", "sources")
+_ARRAYS = ("chunk_ids", "indptr", "docs", "tfs", "lengths", "days", "sources")
 _META = "segment.json"
 
 
@@ -62,7 +63,7 @@ class Segment:
 
     name: str
     words: list[str]
-    chunk_ids: list[str]
+    chunk_ids: np.ndarray  # bytes (UTF-8, fixed width) of each row's chunk id: see chunk_id()
     source_names: list[str]
     indptr: np.ndarray  # int64, one slice of docs/tfs per word
     docs: np.ndarray  # int32 row of each posting
@@ -79,6 +80,9 @@ class Segment:
     @property
     def rows(self) -> int:
         return len(self.chunk_ids)
+
+    def chunk_id(self, row: int) -> str:
+        return bytes(self.chunk_ids[row]).decode()
 
     def postings(self, word: str) -> tuple[np.ndarray, np.ndarray] | None:
         i = self.vocab.get(word)
@@ -109,7 +113,7 @@ def build(name: str, chunks: Sequence[ChunkTerms]) -> Segment:
         np.asarray(word_ids, dtype=np.int64),
         np.asarray(doc_ids, dtype=np.int32),
         np.asarray(counts, dtype=np.int64),
-        [c.chunk_id for c in chunks],
+        id_array([c.chunk_id for c in chunks]),
         sources,
         lengths,
         np.asarray([c.day for c in chunks], dtype=np.int32),
@@ -123,7 +127,7 @@ def _from_postings(
     word_ids: np.ndarray,
     doc_ids: np.ndarray,
     counts: np.ndarray,
-    chunk_ids: list[str],
+    chunk_ids: np.ndarray,
     source_names: list[str],
     lengths: np.ndarray,
     days: np.ndarray,
@@ -155,7 +159,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
     """One segment of the live rows of ``parts`` ((segment, deleted-row mask) pairs), in order."""
     words: dict[str, int] = {}
     all_words, all_docs, all_counts = [], [], []
-    chunk_ids: list[str] = []
+    chunk_ids: list[np.ndarray] = []
     source_names: dict[str, int] = {}
     lengths, days, sources = [], [], []
     offset = 0
@@ -169,7 +173,7 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
         all_docs.append(new_row[seg.docs[live]])
         all_counts.append(np.asarray(seg.tfs[live], dtype=np.int64))
         rows = np.flatnonzero(keep)
-        chunk_ids += [seg.chunk_ids[i] for i in rows]
+        chunk_ids.append(np.asarray(seg.chunk_ids)[rows])
         remap = np.asarray(
             [source_names.setdefault(s, len(source_names)) for s in seg.source_names], dtype=np.int32
         )
@@ -181,13 +185,16 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
     def cat(xs: list[np.ndarray], dt: type) -> np.ndarray:
         return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
 
+    # Only the words some live row still holds (a merge drops the vocabulary of the dead).
+    used, word_ids = np.unique(cat(all_words, np.int64), return_inverse=True)
+    vocabulary = list(words)
     return _from_postings(
         name,
-        list(words),
-        cat(all_words, np.int64),
+        [vocabulary[i] for i in used],
+        word_ids.reshape(-1).astype(np.int64),
         cat(all_docs, np.int32),
         cat(all_counts, np.int64),
-        chunk_ids,
+        np.concatenate(chunk_ids) if chunk_ids else id_array([]),
         list(source_names),
         cat(lengths, np.int32),
         cat(days, np.int32),
@@ -210,7 +217,6 @@ def save(segment: Segment, folder: Path) -> dict:
             files[path.name] = _record(path)
         meta = {
             "words": segment.words,
-            "chunk_ids": segment.chunk_ids,
             "sources": segment.source_names,
             "files": files,
         }
@@ -244,26 +250,37 @@ def load(folder: Path, name: str) -> Segment:
                     f"{target / file} is not the file that was written "
                     f"({have['bytes']:,} bytes, {want['bytes']:,} written; or its SHA-256 differs)"
                 )
-        arrays = {a: np.load(target / f"{a}.npy", mmap_mode="r") for a in _ARRAYS}
+        written = [a for a in _ARRAYS if f"{a}.npy" in meta["files"]]
+        arrays = {a: np.load(target / f"{a}.npy", mmap_mode="r") for a in written}
+        if "chunk_ids" in meta:  # written before the ids became an array (kept readable)
+            arrays["chunk_ids"] = id_array(meta["chunk_ids"])
     except SegmentDamaged:
         raise
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SegmentDamaged(f"{target} cannot be read: {exc}") from exc
-    segment = Segment(name, meta["words"], meta["chunk_ids"], meta["sources"], **arrays)
+    if set(arrays) != set(_ARRAYS):
+        raise SegmentDamaged(f"{target}: it lacks {', '.join(sorted(set(_ARRAYS) - set(arrays)))}")
+    segment = Segment(name, meta["words"], source_names=meta["sources"], **arrays)
     why = _shape_damage(segment)
     if why:
         raise SegmentDamaged(f"{target}: {why}")
     return segment
 
 
+def id_array(chunk_ids: Sequence[str]) -> np.ndarray:
+    """Chunk ids as one fixed-width bytes array (UTF-8; a chunk id holds no NUL)."""
+    return np.asarray([c.encode() for c in chunk_ids], dtype=np.bytes_) if chunk_ids else np.zeros(0, "S1")
+
+
 def _shape_damage(s: Segment) -> str | None:
+    # Sizes only: the postings' values are not scanned (that would bring every page of the
+    # largest file into each serving process); the SHA-256 check before this proved they are
+    # the bytes save() wrote from a segment this module built.
     n = s.rows
     if len(s.indptr) != len(s.words) + 1 or (len(s.indptr) and int(s.indptr[-1]) != len(s.docs)):
         return f"{len(s.indptr)} offsets for {len(s.words)} words and {len(s.docs)} postings"
     if len(s.tfs) != len(s.docs) or any(len(a) != n for a in (s.lengths, s.days, s.sources)):
         return "its arrays do not have one entry per posting and per chunk"
-    if len(s.docs) and (int(s.docs.max()) >= n or int(s.docs.min()) < 0):
-        return "it refers to chunks it does not hold"
     if len(s.sources) and int(s.sources.max(initial=0)) >= len(s.source_names):
         return "it refers to sources it does not name"
     return None
@@ -362,7 +379,7 @@ class SegmentSearch:
                 keep &= allowed[i][touched]
             touched, scores = touched[keep], scores[keep]
             top = _top(scores, n)
-            best += [(float(scores[r]), p.segment.chunk_ids[touched[r]]) for r in top if scores[r] > 0]
+            best += [(float(scores[r]), p.segment.chunk_id(touched[r])) for r in top if scores[r] > 0]
         best.sort(key=lambda h: -h[0])
         return [Hit(chunk_id, score) for score, chunk_id in best[:n]]
 
