@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import shutil
 
 import pytest
 
@@ -99,6 +100,14 @@ def test_index_followed_through_many_ingests_equals_one_built_from_scratch(world
         }
         == groups
     )
+    # Rebuilt from the store in one go (a lost catalog, a store of an older version): every
+    # article is new to the index at once, and the same groups come out.
+    shutil.rmtree(settings.store_dir / "index")
+    index = CorpusIndex(store, settings.store_dir)
+    with index.lock():
+        index.begin().commit()
+    assert {aid: tuple(g["group"]) for aid, g in index.snapshot().copies.items()} == groups
+    _agree(store, settings)
 
 
 def test_report_names_the_copy_a_new_article_is_of(world):

@@ -402,7 +402,7 @@ class CorpusIndex:
 def _snapshot_from_chunks(store: ChunkStore, c: int) -> Snapshot:
     """The keyword index and copy groups built in memory from every chunk (the fallback)."""
     ids, texts, metas = store.all_chunks(at=c)
-    segment = seg.build("memory", [chunk_terms(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)])
+    segment = seg.build("memory", (chunk_terms(i, t, m) for i, t, m in zip(ids, texts, metas, strict=True)))
     groups = copy_groups(article_texts(ids, texts, metas))
     info = {
         str(m.get("article_id", "")): {k: str(m.get(k, "")) for k in ("title", "source", "url", "published")}

@@ -210,10 +210,10 @@ class IndexWrite:
         # The new segment, then the merges the logarithmic policy asks for.
         new_segments: list[seg.Segment] = []
         if self._new.ids:
-            terms = [
+            terms = (
                 chunk_terms(i, t, m)
                 for i, t, m in zip(self._new.ids, self._new.texts, self._new.metas, strict=True)
-            ]
+            )  # tokenized one chunk at a time as the segment is built
             new_segments.append(seg.build(f"g{g}-0", terms))
         existing = con.execute(
             f"SELECT name, rows FROM segments WHERE {visible()} ORDER BY gen, name", at
@@ -325,26 +325,13 @@ class IndexWrite:
         """Band keys of the new articles, and the copy pairs they form with the committed
         corpus and with each other (candidates by shared band, judged by exact containment)."""
         texts = _article_texts(self._new)
-        grams = {aid: shingles(texts[aid]) for aid in articles}
-        keys = {aid: band_keys(grams[aid]) for aid in articles}
-        buckets: dict[int, set[str]] = defaultdict(set)
-        for aid, ks in keys.items():
-            for k in ks:
-                buckets[k].add(aid)
-        stored: dict[int, set[str]] = defaultdict(set)
-        all_keys = sorted(buckets)
-        gone = set(self._retired) | set(articles)
-        for key, aid in catalog.rows_in(con, "SELECT key, article_id FROM bands", "key", all_keys, c):
-            if aid not in gone:
-                stored[key].add(aid)
-        candidates: dict[str, set[str]] = defaultdict(set)
-        for key, new in buckets.items():
-            old = stored.get(key, set())
-            if len(new) + len(old) > MAX_POSTINGS:
-                continue  # boilerplate shared by many articles, not evidence of copying
-            for aid in new:
-                candidates[aid] |= (new | old) - {aid}
-        others = sorted({o for cs in candidates.values() for o in cs} - set(grams))
+        # Shingles are let go once banded and made again only for articles with candidates
+        # (a few in a hundred): a whole store's shingle sets would take gigabytes.
+        keys = {aid: band_keys(shingles(texts[aid])) for aid in articles}
+        candidates = self._candidates(con, keys, c)
+        involved = set(candidates) | {o for cs in candidates.values() for o in cs}
+        grams = {aid: shingles(texts[aid]) for aid in involved if aid in articles}
+        others = sorted(involved - set(grams))
         grams.update(self._stored_shingles(others, c))
         edges = set()
         for aid, cs in candidates.items():
@@ -362,6 +349,34 @@ class IndexWrite:
             self.copies.setdefault(a, []).append(b)
             self.copies.setdefault(b, []).append(a)
         return keys, sorted(edges)
+
+    def _candidates(self, con: sqlite3.Connection, keys: dict[str, list[int]], c: int) -> dict[str, set[str]]:
+        """For each new article sharing a band key with another (new, or committed and not
+        retired), those others; keys shared by more than MAX_POSTINGS articles are ignored.
+        Keys are grouped with numpy arrays, not a set per key: a rebuild bands every
+        article of the store at once."""
+        aids = list(keys)
+        flat = np.fromiter((k for aid in aids for k in keys[aid]), dtype=np.int64)
+        owner = np.fromiter((i for i, aid in enumerate(aids) for _ in keys[aid]), dtype=np.int64)
+        order = np.argsort(flat, kind="stable")
+        flat, owner = flat[order], owner[order]
+        unique, first, counts = np.unique(flat, return_index=True, return_counts=True)
+        stored: dict[int, set[str]] = defaultdict(set)
+        gone = set(self._retired) | set(aids)
+        for key, aid in catalog.rows_in(con, "SELECT key, article_id FROM bands", "key", unique.tolist(), c):
+            if aid not in gone:
+                stored[key].add(aid)
+        shared = set(np.flatnonzero(counts >= 2).tolist())
+        shared |= set(np.searchsorted(unique, sorted(stored)).tolist())
+        candidates: dict[str, set[str]] = defaultdict(set)
+        for j in sorted(shared):
+            new = {aids[i] for i in owner[first[j] : first[j] + counts[j]].tolist()}
+            old = stored.get(int(unique[j]), set())
+            if len(new) + len(old) > MAX_POSTINGS:
+                continue  # boilerplate shared by many articles, not evidence of copying
+            for aid in new:
+                candidates[aid] |= (new | old) - {aid}
+        return {aid: cs for aid, cs in candidates.items() if cs}
 
     def _stored_shingles(self, article_ids: Sequence[str], c: int) -> dict[str, set[int]]:
         """Shingles of committed articles, from their chunks in Chroma (candidates only)."""

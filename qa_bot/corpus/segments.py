@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -92,32 +93,40 @@ class Segment:
         return self.docs[a:b], self.tfs[a:b]
 
 
-def build(name: str, chunks: Sequence[ChunkTerms]) -> Segment:
-    """A segment of ``chunks`` (rows in the order given)."""
+def build(name: str, chunks: Iterable[ChunkTerms]) -> Segment:
+    """A segment of ``chunks`` (rows in the order given), read once: each chunk's tokens are
+    counted and let go, and postings go into typed arrays (4-8 bytes an entry, not a Python
+    int), so building from every chunk of a large store holds no token list per chunk."""
     words: dict[str, int] = {}
-    word_ids: list[int] = []
-    doc_ids: list[int] = []
-    counts: list[int] = []
-    lengths = np.zeros(len(chunks), dtype=np.int32)
+    word_ids, doc_ids, counts = array("q"), array("i"), array("q")
+    chunk_ids: list[str] = []
+    lengths, days = array("i"), array("i")
+    source_index: dict[str, int] = {}
+    sources = array("i")
     for row, chunk in enumerate(chunks):
-        lengths[row] = len(chunk.tokens)
+        chunk_ids.append(chunk.chunk_id)
+        lengths.append(len(chunk.tokens))
+        days.append(chunk.day)
+        sources.append(source_index.setdefault(chunk.source, len(source_index)))
         for word, n in Counter(chunk.tokens).items():
             word_ids.append(words.setdefault(word, len(words)))
             doc_ids.append(row)
             counts.append(n)
-    sources = sorted({c.source for c in chunks})
-    source_index = {s: i for i, s in enumerate(sources)}
+    # Sources named in sorted order (as merge and the tests expect), rows renumbered to match.
+    names = sorted(source_index)
+    rank = {source: i for i, source in enumerate(names)}
+    renumber = np.asarray([rank[source] for source in source_index], dtype=np.int32)
     return _from_postings(
         name,
         list(words),
-        np.asarray(word_ids, dtype=np.int64),
-        np.asarray(doc_ids, dtype=np.int32),
-        np.asarray(counts, dtype=np.int64),
-        id_array([c.chunk_id for c in chunks]),
-        sources,
-        lengths,
-        np.asarray([c.day for c in chunks], dtype=np.int32),
-        np.asarray([source_index[c.source] for c in chunks], dtype=np.int32),
+        np.frombuffer(word_ids, dtype=np.int64),
+        np.frombuffer(doc_ids, dtype=np.int32),
+        np.frombuffer(counts, dtype=np.int64),
+        id_array(chunk_ids),
+        names,
+        np.frombuffer(lengths, dtype=np.int32),
+        np.frombuffer(days, dtype=np.int32),
+        renumber[np.frombuffer(sources, dtype=np.int32)] if len(sources) else np.zeros(0, np.int32),
     )
 
 
