@@ -290,12 +290,13 @@ class CorpusIndex:
                     if self.store.view()[0] != committed:
                         view = None  # an ingest committed (and cleaned up) meanwhile: look again
                         continue
-                    log.warning(
-                        "the corpus index in %s cannot be used (%s): the keyword index is built in "
-                        "memory from the store; the next `qa-bot ingest` rebuilds it on disk",
-                        self.folder,
-                        exc,
-                    )
+                    if self.store.count():  # an empty store has nothing to index: no news
+                        log.warning(
+                            "the corpus index in %s cannot be used (%s): the keyword index is built in "
+                            "memory from the store; the next `qa-bot ingest` rebuilds it on disk",
+                            self.folder,
+                            exc,
+                        )
                     snap = _snapshot_from_chunks(self.store, committed)
                 self._snapshot = snap
                 return snap
