@@ -142,6 +142,11 @@ def test_normalise_published_table(value, expected):
         ("JAKARTA, KOMPAS.com - Isi", ("Jakarta", "KOMPAS.com")),
         ("Jakarta (ANTARA) - Isi", ("Jakarta", "ANTARA")),
         ("Presiden berkata, hari ini cerah.", ("", "")),
+        ("Kupang (ANTARA News) -Ketua Umum", ("Kupang", "ANTARA News")),
+        ("Jakarta, CNN Indonesia--Isi", ("Jakarta", "CNN Indonesia")),
+        # A hyphen joining a word is no dateline dash (the lede names no source).
+        ("Warga Cianjur, termasuk anak-anak, mengungsi.", ("", "")),
+        ("Dulu, orang-orang Eropa menganggap sepak bola China menyenangkan.", ("", "")),
     ],
 )
 def test_parse_dateline_table(text, expected):
