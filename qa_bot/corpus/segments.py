@@ -126,7 +126,7 @@ def build(name: str, chunks: Iterable[ChunkTerms]) -> Segment:
         names,
         np.frombuffer(lengths, dtype=np.int32),
         np.frombuffer(days, dtype=np.int32),
-        renumber[np.frombuffer(sources, dtype=np.int32)] if len(sources) else np.zeros(0, np.int32),
+        renumber[np.frombuffer(sources, dtype=np.int32)],
     )
 
 
